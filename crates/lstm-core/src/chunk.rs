@@ -1,0 +1,133 @@
+//! Batch chunks: the unit of parallel work, and the workspace each one keeps between forward and backward.
+//!
+//! Sequences never interact, so the batch is split into chunks of sequences that run the whole
+//! forward and backward pass independently (one rayon task each). A chunk's sequences are taken
+//! round-robin from the length-sorted order — sorted position `p` goes to chunk `p mod C`, with
+//! `C = ⌈B / SEQS_PER_CHUNK⌉` — so chunks get similar amounts of work and the split depends only on the
+//! batch, never on the thread count. Each chunk has its own packed layout (also sorted, so the active
+//! sequences at step t are again a prefix) and writes its own partial weight gradient; partials are summed
+//! in chunk order.
+
+use crate::packed::PackedBatch;
+use crate::real::Real;
+
+/// Most sequences one chunk takes. 16 splits the paper's batch of 32 over two cores while keeping every
+/// recurrent GEMM at 16 rows (two 8-row micro-panels of matrixmultiply's AVX kernel).
+pub const SEQS_PER_CHUNK: usize = 16;
+
+/// Number of chunks for a batch of `batch` sequences.
+pub fn num_chunks(batch: usize) -> usize {
+    batch.div_ceil(SEQS_PER_CHUNK).max(1)
+}
+
+/// Chunk-local packed layout of some of a batch's sequences.
+#[derive(Clone, Debug, Default)]
+pub struct ChunkPlan {
+    /// Global sorted positions of this chunk's sequences, longest first.
+    pub seqs: Vec<usize>,
+    /// Active sequences of this chunk per time step.
+    pub batch_sizes: Vec<usize>,
+    /// First local row of each step, `[T + 1]`; the last entry is the chunk's row count n.
+    pub offsets: Vec<usize>,
+    /// Local row → row in the batch's packed layout.
+    pub global_rows: Vec<usize>,
+}
+
+impl ChunkPlan {
+    /// Rebuilds this plan for chunk `index` of `num` over `batch` (reusing its allocations).
+    pub fn rebuild<T: Real>(&mut self, batch: &PackedBatch<T>, index: usize, num: usize) {
+        self.seqs.clear();
+        self.seqs.extend((index..batch.batch_size()).step_by(num));
+        let lens: Vec<usize> = self.seqs.iter().map(|&p| batch.lengths()[batch.sorted_indices()[p]]).collect();
+        let steps = lens.first().copied().unwrap_or(0);
+        self.batch_sizes.clear();
+        self.offsets.clear();
+        self.global_rows.clear();
+        let mut at = 0;
+        for t in 0..steps {
+            let bt = lens.iter().filter(|&&l| l > t).count();
+            self.batch_sizes.push(bt);
+            self.offsets.push(at);
+            at += bt;
+            let base = batch.offsets()[t];
+            self.global_rows.extend(self.seqs[..bt].iter().map(|&p| base + p));
+        }
+        self.offsets.push(at);
+    }
+
+    /// Number of local rows n.
+    pub fn rows(&self) -> usize {
+        *self.offsets.last().unwrap_or(&0)
+    }
+
+    /// Number of time steps of the chunk's longest sequence.
+    pub fn steps(&self) -> usize {
+        self.batch_sizes.len()
+    }
+
+    /// Local row of the last frame of the chunk's `r`-th sequence.
+    pub fn last_row(&self, r: usize) -> usize {
+        let len = self.batch_sizes.iter().take_while(|&&bt| bt > r).count();
+        self.offsets[len - 1] + r
+    }
+}
+
+/// Everything one chunk keeps from forward for backward, plus backward scratch. Buffers only grow.
+///
+/// Kept per frame for backward (bytes per frame = this × `size_of::<T>()`): the input `I`, and per layer
+/// the activated gates `4H`, the cell `H` and the output `H` — `I + 6H·L` values — plus, with dropout,
+/// the dropped input and its mask (`2H`) for every layer above the first.
+#[derive(Debug, Default)]
+pub struct ChunkWorkspace<T> {
+    /// Gathered layer-0 input `[n, I]`.
+    pub x0: Vec<T>,
+    /// Per layer: gates `[n, 4H]` (activations after forward, pre-activation gradients after backward).
+    pub gates: Vec<Vec<T>>,
+    /// Per layer: cell states `[n, H]`.
+    pub c: Vec<Vec<T>>,
+    /// Per layer: outputs `[n, H]`.
+    pub h: Vec<Vec<T>>,
+    /// Per layer ≥ 1 with dropout: dropped input `[n, H]` and mask `[n, H]` (0 or 1/(1−p)).
+    pub dropped: Vec<Vec<T>>,
+    pub mask: Vec<Vec<T>>,
+    /// Combined bias b_ih + b_hh per layer `[4H]`.
+    pub bias: Vec<Vec<T>>,
+    /// Backward scratch: recurrent dh and dc `[b_0, H]`, previous outputs `[n, H]`, output gradient of the
+    /// current layer `[n, H]`, input gradient of layer 0 `[n, I]`.
+    pub dh_rec: Vec<T>,
+    pub dc: Vec<T>,
+    pub h_prev: Vec<T>,
+    pub dh_out: Vec<T>,
+    pub dx0: Vec<T>,
+    /// This chunk's partial parameter gradient `[P]`.
+    pub grad: Vec<T>,
+}
+
+/// Makes `v` hold exactly `n` values, reusing its allocation (new values are zero; old ones stay).
+pub fn fit<T: Real>(v: &mut Vec<T>, n: usize) {
+    v.resize(n, T::ZERO);
+}
+
+/// Makes `v` hold `layers` buffers.
+pub fn fit_layers<T>(v: &mut Vec<Vec<T>>, layers: usize) {
+    v.resize_with(layers, Vec::new);
+}
+
+impl<T: Real> ChunkWorkspace<T> {
+    /// Fills every forward buffer with NaN (tests use this to catch reads of stale values).
+    pub fn poison_forward(&mut self) {
+        self.x0.fill(T::NAN);
+        for group in [&mut self.gates, &mut self.c, &mut self.h, &mut self.dropped, &mut self.mask, &mut self.bias] {
+            for v in group.iter_mut() {
+                v.fill(T::NAN);
+            }
+        }
+    }
+
+    /// Fills every backward scratch buffer with NaN.
+    pub fn poison_backward(&mut self) {
+        for v in [&mut self.dh_rec, &mut self.dc, &mut self.h_prev, &mut self.dh_out, &mut self.dx0, &mut self.grad] {
+            v.fill(T::NAN);
+        }
+    }
+}

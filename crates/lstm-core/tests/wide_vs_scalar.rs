@@ -1,0 +1,70 @@
+//! The SIMD gate kernel against the scalar reference: kernel level and whole forward/backward, f32.
+
+mod common;
+
+use common::{assert_close, problem, rng, run};
+use lstm_core::kernels::{gates_scalar, gates_wide};
+use lstm_core::{KernelKind, Lstm, LstmConfig};
+use proptest::prelude::*;
+use rand::Rng;
+
+const HIDDEN: [usize; 5] = [1, 7, 8, 9, 17];
+
+fn rand_vec(r: &mut impl Rng, n: usize, a: f32) -> Vec<f32> {
+    (0..n).map(|_| r.gen_range(-a..a)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn fused_passes_match_scalar(hi in 0usize..5, rows in 1usize..6, with_prev in any::<bool>(), with_out in any::<bool>(), seed in any::<u64>()) {
+        let h = HIDDEN[hi];
+        let mut r = rng(seed);
+        let bias = rand_vec(&mut r, 4 * h, 1.0);
+        let pre = rand_vec(&mut r, rows * 4 * h, 6.0);
+        let c_prev = rand_vec(&mut r, rows * h, 3.0);
+        let cp = with_prev.then_some(c_prev.as_slice());
+        let (mut g_s, mut g_w) = (pre.clone(), pre.clone());
+        let (mut c_s, mut h_s) = (vec![f32::NAN; rows * h], vec![f32::NAN; rows * h]);
+        let (mut c_w, mut h_w) = (vec![f32::NAN; rows * h], vec![f32::NAN; rows * h]);
+        gates_scalar::forward_rows(rows, h, &bias, &mut g_s, cp, &mut c_s, &mut h_s);
+        let wide = gates_wide::kernel().expect("f32 has a wide kernel");
+        wide.forward(rows, h, &bias, &mut g_w, cp, &mut c_w, &mut h_w);
+        assert_close("gates", &g_w, &g_s, 1e-5, 1e-7);
+        assert_close("c", &c_w, &c_s, 1e-5, 1e-7);
+        assert_close("h", &h_w, &h_s, 1e-5, 1e-7);
+
+        let dh_out = rand_vec(&mut r, rows * h, 1.0);
+        let dh_rec = rand_vec(&mut r, rows * h, 1.0);
+        let dc0 = rand_vec(&mut r, rows * h, 1.0);
+        let dho = with_out.then_some(dh_out.as_slice());
+        let (mut dc_s, mut dc_w) = (dc0.clone(), dc0.clone());
+        // Same activations into both backward passes.
+        let mut g_w2 = g_s.clone();
+        gates_scalar::backward_rows(rows, h, &mut g_s, cp, &c_s, dho, &dh_rec, &mut dc_s);
+        wide.backward(rows, h, &mut g_w2, cp, &c_s, dho, &dh_rec, &mut dc_w);
+        assert_close("dgates", &g_w2, &g_s, 1e-5, 1e-7);
+        assert_close("dc", &dc_w, &dc_s, 1e-5, 1e-7);
+    }
+
+    #[test]
+    fn lstm_wide_matches_scalar(hi in 0usize..5, layers in 1usize..4, input in 1usize..10, lens in proptest::collection::vec(1usize..9, 1..20), seed in any::<u64>()) {
+        let config = LstmConfig::new(input, HIDDEN[hi], layers);
+        let p = problem::<f32>(config, &lens, seed);
+        let mut scalar = Lstm::<f32>::with_kernel(config, KernelKind::Scalar).unwrap();
+        let mut wide = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
+        let (o_s, gp_s, gx_s) = run(&mut scalar, &p, seed);
+        let (o_w, gp_w, gx_w) = run(&mut wide, &p, seed);
+        assert_close("h_n", &o_w.h_n, &o_s.h_n, 1e-5, 1e-6);
+        assert_close("c_n", &o_w.c_n, &o_s.c_n, 1e-5, 1e-6);
+        assert_close("outputs", o_w.outputs.as_deref().unwrap(), o_s.outputs.as_deref().unwrap(), 1e-5, 1e-6);
+        assert_close("grad params", &gp_w, &gp_s, 1e-5, 1e-5);
+        assert_close("grad input", &gx_w, &gx_s, 1e-5, 1e-5);
+    }
+}
+
+#[test]
+fn wide_is_unavailable_for_f64() {
+    assert!(Lstm::<f64>::with_kernel(LstmConfig::new(2, 3, 1), KernelKind::Wide).is_err());
+}

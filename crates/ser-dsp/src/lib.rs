@@ -1,0 +1,31 @@
+//! WAV decoding and an MFCC front end that reproduces `librosa.feature.mfcc` (librosa ≥ 0.10).
+//!
+//! Stages, one module each, with the equation in the module docs:
+//! [`wav`] (decode, average channels) → [`stft`] (frames, window from [`window`], `|FFT|²`) →
+//! [`mel`] (filterbank) → [`db`] (`power_to_db`, clipped per utterance) → [`dct`] (DCT-II ortho,
+//! lifter) — assembled in [`mfcc`], configured in [`config`], run over folders in [`batch`].
+//!
+//! Conventions: samples are `f32` in `[-1, 1]` (integer PCM divided by `2^(bits-1)`); matrices
+//! are row-major and time-major (`[n_frames, n_features]`), i.e. librosa's layout transposed;
+//! spectra are power (`|X|²`), not magnitude; no pre-emphasis. Every error is a [`DspError`]
+//! naming the file concerned. Resampling is not implemented: features are computed at the file's
+//! own rate (librosa's `sr=None`), and a `target_sample_rate` that differs from it is an error.
+
+pub mod batch;
+pub mod config;
+pub mod db;
+pub mod dct;
+pub mod error;
+pub mod mel;
+pub mod mfcc;
+pub mod stft;
+pub mod wav;
+pub mod window;
+
+pub use batch::{extract_files, find_wavs};
+pub use config::{MfccConfig, Span};
+pub use error::DspError;
+pub use mel::{MelNorm, MelScale};
+pub use mfcc::{extract_file, Features, MfccExtractor, MfccPlan};
+pub use wav::{decode_wav, read_wav, Audio};
+pub use window::WindowKind;

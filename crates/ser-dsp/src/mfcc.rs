@@ -1,0 +1,205 @@
+//! The MFCC pipeline: power STFT → mel filterbank → dB (clipped per utterance) → DCT-II.
+//!
+//! ```text
+//! S[t, k]  = |STFT(x)[t, k]|²                       [T, N/2+1]   (crate::stft)
+//! E[t, m]  = Σ_k W[m, k] · S[t, k]                  [T, M]       (crate::mel)
+//! D[t, m]  = power_to_db(E)[t, m]                   [T, M]       (crate::db, top_db over all t)
+//! C[t, j]  = Σ_m DCT[j, m] · D[t, m]                [T, n_mfcc]  (crate::dct)
+//! ```
+//!
+//! Output is time-major (`[n_frames, n_mfcc]` row-major), librosa's `[n_mfcc, n_frames]`
+//! transposed. A [`MfccPlan`] holds everything that depends only on the configuration and the
+//! sample rate (FFT plan, window, filterbank, DCT matrix) and is shared between threads; an
+//! [`MfccExtractor`] adds the per-thread scratch, so computing a frame allocates nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::{MfccConfig, Resolved};
+use crate::db::PowerToDb;
+use crate::dct::Dct2;
+use crate::error::DspError;
+use crate::mel::{MelFilterbank, MelParams};
+use crate::stft::{Framing, PowerStft, StftScratch};
+use crate::wav::read_wav;
+
+/// MFCC of one clip, time-major: `data: [n_frames, n_coeffs]` row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Features {
+    /// Number of frames `T`.
+    pub n_frames: usize,
+    /// Coefficients per frame.
+    pub n_coeffs: usize,
+    /// `[n_frames, n_coeffs]` row-major.
+    pub data: Vec<f32>,
+}
+
+impl Features {
+    /// Coefficients of frame `t`, `[n_coeffs]`.
+    ///
+    /// # Panics
+    /// If `t >= n_frames`.
+    pub fn frame(&self, t: usize) -> &[f32] {
+        &self.data[t * self.n_coeffs..(t + 1) * self.n_coeffs]
+    }
+}
+
+/// Everything precomputed for one configuration at one sample rate; immutable, shared by threads.
+#[derive(Debug)]
+pub struct MfccPlan {
+    resolved: Resolved,
+    stft: PowerStft,
+    mel: MelFilterbank,
+    db: PowerToDb,
+    dct: Dct2,
+}
+
+impl MfccPlan {
+    /// Validates `config` for `sample_rate` and plans every stage.
+    pub fn new(config: &MfccConfig, sample_rate: u32) -> Result<Self, DspError> {
+        let resolved = config.resolve(sample_rate)?;
+        let framing = Framing {
+            n_fft: resolved.n_fft,
+            hop_length: resolved.hop_length,
+            center: config.center,
+        };
+        Ok(Self {
+            resolved,
+            stft: PowerStft::new(framing, resolved.win_length, config.window),
+            mel: MelFilterbank::new(&MelParams {
+                sample_rate,
+                n_fft: resolved.n_fft,
+                n_mels: config.n_mels,
+                fmin: f64::from(config.fmin),
+                fmax: resolved.fmax,
+                scale: config.mel_scale,
+                norm: config.mel_norm,
+            }),
+            db: PowerToDb {
+                reference: config.ref_power,
+                amin: config.amin,
+                top_db: config.top_db,
+            },
+            dct: Dct2::new(config.n_mels, config.n_mfcc, f64::from(config.lifter)),
+        })
+    }
+
+    /// The parameters resolved for this sample rate.
+    pub fn resolved(&self) -> &Resolved {
+        &self.resolved
+    }
+
+    /// The STFT stage.
+    pub fn stft(&self) -> &PowerStft {
+        &self.stft
+    }
+
+    /// The mel stage.
+    pub fn mel(&self) -> &MelFilterbank {
+        &self.mel
+    }
+
+    /// The dB stage.
+    pub fn db(&self) -> &PowerToDb {
+        &self.db
+    }
+
+    /// The DCT stage.
+    pub fn dct(&self) -> &Dct2 {
+        &self.dct
+    }
+}
+
+/// A plan plus this thread's scratch buffers.
+pub struct MfccExtractor {
+    plan: Arc<MfccPlan>,
+    stft_scratch: StftScratch,
+    power: Vec<f32>,
+    mel_db: Vec<f32>,
+}
+
+impl MfccExtractor {
+    /// Plans the pipeline for `config` at `sample_rate`.
+    pub fn new(config: &MfccConfig, sample_rate: u32) -> Result<Self, DspError> {
+        Ok(Self::from_plan(Arc::new(MfccPlan::new(config, sample_rate)?)))
+    }
+
+    /// An extractor over a shared plan, with fresh scratch.
+    pub fn from_plan(plan: Arc<MfccPlan>) -> Self {
+        Self {
+            stft_scratch: plan.stft.make_scratch(),
+            power: vec![0.0; plan.stft.n_bins()],
+            mel_db: Vec::new(),
+            plan,
+        }
+    }
+
+    /// The shared plan.
+    pub fn plan(&self) -> &Arc<MfccPlan> {
+        &self.plan
+    }
+
+    /// Log-mel spectrogram in dB, clipped to `top_db` below the utterance maximum,
+    /// `[n_frames, n_mels]` row-major. Valid until the next call.
+    pub fn mel_db(&mut self, samples: &[f32]) -> Result<(usize, &[f32]), DspError> {
+        let plan = &*self.plan;
+        let framing = plan.stft.framing();
+        let n_frames = framing.n_frames(samples.len()).ok_or_else(|| DspError::TooShort {
+            path: "<memory>".into(),
+            len: samples.len(),
+            needed: framing.min_len(),
+        })?;
+        let n_mels = plan.mel.n_mels();
+        self.mel_db.clear();
+        self.mel_db.resize(n_frames * n_mels, 0.0);
+        for (t, row) in self.mel_db.chunks_exact_mut(n_mels).enumerate() {
+            plan.stft.frame_power(samples, t, &mut self.stft_scratch, &mut self.power);
+            plan.mel.apply(&self.power, row);
+            plan.db.to_db(row);
+        }
+        plan.db.clip(&mut self.mel_db);
+        Ok((n_frames, &self.mel_db))
+    }
+
+    /// MFCC of `samples` (mono, at the plan's sample rate): `[n_frames, n_mfcc]`.
+    ///
+    /// Errors with [`DspError::TooShort`] if the signal has no complete frame.
+    pub fn compute(&mut self, samples: &[f32]) -> Result<Features, DspError> {
+        let (n_frames, _) = self.mel_db(samples)?;
+        let dct = &self.plan.dct;
+        let (n_mels, n_coeffs) = (dct.n_in(), dct.n_out());
+        let mut data = vec![0.0f32; n_frames * n_coeffs];
+        for (src, dst) in self.mel_db.chunks_exact(n_mels).zip(data.chunks_exact_mut(n_coeffs)) {
+            dct.apply(src, dst);
+        }
+        Ok(Features {
+            n_frames,
+            n_coeffs,
+            data,
+        })
+    }
+}
+
+/// Reads `path` and computes its MFCC with `config` at the file's own rate.
+///
+/// Errors name the file: decoding errors, [`DspError::ResamplingUnsupported`] if
+/// `config.target_sample_rate` differs from the file's rate, [`DspError::TooShort`].
+pub fn extract_file(path: &Path, config: &MfccConfig) -> Result<Features, DspError> {
+    let audio = read_wav(path)?;
+    check_rate(path, audio.sample_rate, config)?;
+    MfccExtractor::new(config, audio.sample_rate)?
+        .compute(&audio.samples)
+        .map_err(|e| e.with_path(path))
+}
+
+/// Rejects a file whose rate differs from the requested target (no resampler in this build).
+pub(crate) fn check_rate(path: &Path, rate: u32, config: &MfccConfig) -> Result<(), DspError> {
+    match config.target_sample_rate {
+        Some(to) if to != rate => Err(DspError::ResamplingUnsupported {
+            path: path.to_path_buf(),
+            from: rate,
+            to,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,267 @@
+//! Framing and the short-time power spectrum.
+//!
+//! Frame `t` of a signal `x[0..L]` (zero outside) with FFT size `N`, hop `H`, window `w` (already
+//! zero-padded to `N`, see [`crate::window`]) and `P = N/2` when centred, `P = 0` otherwise:
+//!
+//! ```text
+//! X_t[k] = Σ_{n=0}^{N-1} w[n] · x[t·H + n - P] · e^{-2πi·k·n/N},   k = 0..=N/2
+//! S[t, k] = |X_t[k]|²
+//! n_frames = 1 + (L + 2P - N) / H          (integer division; = 1 + L/H when centred, N even)
+//! ```
+//!
+//! Centring pads with zeros (librosa ≥ 0.10, `pad_mode="constant"`). Without centring a signal
+//! shorter than `N` has no frame. The FFT (`f32`) is planned once per [`PowerStft`] and its scratch
+//! lives in [`StftScratch`], so computing a frame allocates nothing.
+//!
+//! For even `N = 2M` the real FFT is one complex FFT of size `M` of `z[n] = x[2n] + i·x[2n+1]`,
+//! unpacked straight into power (no complex output is stored), with `Z[M] = Z[0]`:
+//!
+//! ```text
+//! E_k = (Z[k] + conj Z[M-k]) / 2,   D_k = (Z[k] - conj Z[M-k]) / 2
+//! X[k] = E_k - i·e^{-2πik/N}·D_k,   k = 0..=M
+//! ```
+//!
+//! Odd `N` goes through realfft; both paths are checked against a naive DFT in the tests.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+
+use crate::window::{padded_window, window_offset, WindowKind};
+
+/// How a signal is cut into frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Framing {
+    /// FFT size `N` (frame length).
+    pub n_fft: usize,
+    /// Hop `H` between frame starts, in samples.
+    pub hop_length: usize,
+    /// Whether the signal is zero-padded by `N/2` on both sides so frame `t` is centred on `t·H`.
+    pub center: bool,
+}
+
+impl Framing {
+    /// Zeros added before the first sample: `N/2` when centred, else 0.
+    pub fn pad(&self) -> usize {
+        if self.center {
+            self.n_fft / 2
+        } else {
+            0
+        }
+    }
+
+    /// Smallest signal length with at least one frame.
+    pub fn min_len(&self) -> usize {
+        if self.center {
+            // L + 2P >= N must hold and librosa needs at least one sample.
+            (self.n_fft.saturating_sub(2 * self.pad())).max(1)
+        } else {
+            self.n_fft
+        }
+    }
+
+    /// Number of frames of a signal of `len` samples, `None` if it is shorter than
+    /// [`Self::min_len`].
+    pub fn n_frames(&self, len: usize) -> Option<usize> {
+        if len < self.min_len() {
+            return None;
+        }
+        Some(1 + (len + 2 * self.pad() - self.n_fft) / self.hop_length)
+    }
+}
+
+/// Reusable buffers for [`PowerStft::frame_power`]; make one per thread with
+/// [`PowerStft::make_scratch`].
+pub struct StftScratch {
+    frame: Vec<f32>,
+    /// `[M]` packed input / spectrum (even `N`) or `[N/2 + 1]` spectrum (odd `N`).
+    spectrum: Vec<Complex<f32>>,
+    fft_scratch: Vec<Complex<f32>>,
+}
+
+/// The transform behind the power spectrum.
+enum Transform {
+    /// Even `N = 2M`: complex FFT of size `M` plus the unpacking twiddles `e^{-2πik/N}`, `[M]`.
+    Even {
+        fft: Arc<dyn Fft<f32>>,
+        twiddles: Vec<Complex<f32>>,
+    },
+    /// Odd `N`: realfft's generic real-to-complex transform.
+    Odd(Arc<dyn RealToComplex<f32>>),
+}
+
+/// A planned short-time power spectrum: window, framing and real FFT. Immutable and `Sync`, so
+/// one plan serves all threads, each with its own [`StftScratch`].
+pub struct PowerStft {
+    framing: Framing,
+    window: Vec<f32>,
+    support: std::ops::Range<usize>,
+    transform: Transform,
+}
+
+impl std::fmt::Debug for PowerStft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowerStft")
+            .field("framing", &self.framing)
+            .field("support", &self.support)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PowerStft {
+    /// Plans the transform.
+    ///
+    /// # Panics
+    /// If `n_fft == 0`, `hop_length == 0`, `win_length == 0` or `win_length > n_fft` (validated
+    /// earlier by [`crate::MfccConfig`]).
+    pub fn new(framing: Framing, win_length: usize, window: WindowKind) -> Self {
+        assert!(framing.n_fft > 0, "n_fft must be positive");
+        assert!(framing.hop_length > 0, "hop_length must be positive");
+        assert!(win_length > 0, "win_length must be positive");
+        let offset = window_offset(win_length, framing.n_fft);
+        let n = framing.n_fft;
+        let transform = if n % 2 == 0 {
+            let half = n / 2;
+            let twiddles = (0..half)
+                .map(|k| {
+                    let angle = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
+                    Complex::new(angle.cos() as f32, angle.sin() as f32)
+                })
+                .collect();
+            Transform::Even {
+                fft: FftPlanner::<f32>::new().plan_fft_forward(half),
+                twiddles,
+            }
+        } else {
+            Transform::Odd(RealFftPlanner::<f32>::new().plan_fft_forward(n))
+        };
+        Self {
+            framing,
+            window: padded_window(window, win_length, n),
+            support: offset..offset + win_length,
+            transform,
+        }
+    }
+
+    /// The framing this plan uses.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// Number of frequency bins `N/2 + 1`.
+    pub fn n_bins(&self) -> usize {
+        self.framing.n_fft / 2 + 1
+    }
+
+    /// The window zero-padded to the frame, `[n_fft]`.
+    pub fn window(&self) -> &[f32] {
+        &self.window
+    }
+
+    /// Fresh scratch buffers for this plan.
+    pub fn make_scratch(&self) -> StftScratch {
+        let zero = Complex::new(0.0, 0.0);
+        let (spectrum, fft_scratch) = match &self.transform {
+            Transform::Even { fft, .. } => (vec![zero; fft.len()], vec![zero; fft.get_inplace_scratch_len()]),
+            Transform::Odd(fft) => (fft.make_output_vec(), fft.make_scratch_vec()),
+        };
+        StftScratch {
+            frame: vec![0.0; self.framing.n_fft],
+            spectrum,
+            fft_scratch,
+        }
+    }
+
+    /// Power spectrum of frame `t`: `power[k] = |X_t[k]|²`, `power: [n_bins]`.
+    ///
+    /// # Panics
+    /// If `power.len() != n_bins`, or the scratch was made by a plan of another size.
+    pub fn frame_power(&self, samples: &[f32], t: usize, scratch: &mut StftScratch, power: &mut [f32]) {
+        assert_eq!(power.len(), self.n_bins(), "power buffer has the wrong length");
+        self.window_frame(samples, t, scratch);
+        let StftScratch {
+            frame,
+            spectrum,
+            fft_scratch,
+        } = scratch;
+        match &self.transform {
+            Transform::Even { fft, twiddles } => {
+                for (z, pair) in spectrum.iter_mut().zip(frame.chunks_exact(2)) {
+                    *z = Complex::new(pair[0], pair[1]);
+                }
+                fft.process_with_scratch(spectrum, fft_scratch);
+                unpack_even_power(spectrum, twiddles, power);
+            }
+            Transform::Odd(fft) => {
+                fft.process_with_scratch(frame, spectrum, fft_scratch)
+                    .expect("buffers were sized by this plan");
+                for (p, z) in power.iter_mut().zip(spectrum.iter()) {
+                    *p = z.re * z.re + z.im * z.im;
+                }
+            }
+        }
+    }
+
+    /// Writes the windowed, zero-padded frame `t` into `scratch.frame`, `[n_fft]`.
+    fn window_frame(&self, samples: &[f32], t: usize, scratch: &mut StftScratch) {
+        let n_fft = self.framing.n_fft;
+        assert_eq!(scratch.frame.len(), n_fft, "scratch belongs to another plan");
+        let frame = &mut scratch.frame;
+        // The FFT uses its input as scratch: restore the zeros around the window every frame.
+        frame[..self.support.start].fill(0.0);
+        frame[self.support.end..].fill(0.0);
+        // Signal index of the frame's first window sample (may be negative near the start).
+        let first = (t * self.framing.hop_length + self.support.start) as isize - self.framing.pad() as isize;
+        let len = self.support.len();
+        let win = &self.window[self.support.clone()];
+        let dst = &mut frame[self.support.clone()];
+        if first >= 0 && first as usize + len <= samples.len() {
+            let src = &samples[first as usize..first as usize + len];
+            for ((d, &x), &w) in dst.iter_mut().zip(src).zip(win) {
+                *d = x * w;
+            }
+        } else {
+            for (i, (d, &w)) in dst.iter_mut().zip(win).enumerate() {
+                let idx = first + i as isize;
+                *d = if idx >= 0 && (idx as usize) < samples.len() {
+                    samples[idx as usize] * w
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+
+    /// The whole power spectrogram, time-major `[n_frames, n_bins]`, or `None` if the signal is
+    /// shorter than one frame. Allocates; the extractor uses [`Self::frame_power`] instead.
+    pub fn power_spectrogram(&self, samples: &[f32]) -> Option<Vec<f32>> {
+        let n_frames = self.framing.n_frames(samples.len())?;
+        let n_bins = self.n_bins();
+        let mut scratch = self.make_scratch();
+        let mut out = vec![f32::NAN; n_frames * n_bins];
+        for (t, row) in out.chunks_exact_mut(n_bins).enumerate() {
+            self.frame_power(samples, t, &mut scratch, row);
+        }
+        Some(out)
+    }
+}
+
+/// Power of a real `2M`-point FFT from the `M`-point complex FFT `z` of its packed input (module
+/// equation): `z: [M]`, `twiddles: [M]`, `power: [M + 1]`.
+fn unpack_even_power(z: &[Complex<f32>], twiddles: &[Complex<f32>], power: &mut [f32]) {
+    let m = z.len();
+    let z0 = z[0];
+    power[0] = (z0.re + z0.im) * (z0.re + z0.im);
+    power[m] = (z0.re - z0.im) * (z0.re - z0.im);
+    for k in 1..m {
+        let a = z[k];
+        let b = z[m - k].conj();
+        let (e, d) = ((a + b) * 0.5, (a - b) * 0.5);
+        let wd = twiddles[k] * d;
+        // X = e - i·wd = (e.re + wd.im) + i·(e.im - wd.re)
+        let (re, im) = (e.re + wd.im, e.im - wd.re);
+        power[k] = re * re + im * im;
+    }
+}

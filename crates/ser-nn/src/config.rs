@@ -1,0 +1,137 @@
+//! The classifier's configuration: everything needed to rebuild the network, serialised into saved models.
+
+use crate::error::NnError;
+use crate::init_spec::InitSpec;
+
+/// Which final hidden states form the clip vector fed to the output layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// `h_n` of the last layer: `[B, H]` (torch `hn[-1]`).
+    Last,
+    /// `h_n` of every layer, layer 0 first: `[B, L·H]` (torch `hn.permute(1, 0, 2).reshape(B, -1)`).
+    Concat,
+}
+
+/// LSTM(input_size, hidden_size, num_layers) → head → dropout → Linear(→ num_classes).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassifierConfig {
+    /// Features per frame (34 MFCCs in the paper).
+    pub input_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub head: Head,
+    /// Dropout on the clip vector before `fc` (paper: 0.3).
+    pub dropout: f64,
+    /// Dropout between LSTM layers, training only (PyTorch `nn.LSTM(dropout=…)`; default 0).
+    pub lstm_dropout: f64,
+    /// Output classes (8 emotions in RAVDESS).
+    pub num_classes: usize,
+    /// Initialisation; default = the paper's.
+    #[serde(default)]
+    pub init: InitSpec,
+}
+
+impl ClassifierConfig {
+    /// The paper's network: 34 inputs, 8 classes, dropout 0.3 before `fc`, no inter-layer dropout,
+    /// the paper's initialisation.
+    pub fn paper(hidden_size: usize, num_layers: usize, head: Head) -> Self {
+        Self {
+            input_size: 34,
+            hidden_size,
+            num_layers,
+            head,
+            dropout: 0.3,
+            lstm_dropout: 0.0,
+            num_classes: 8,
+            init: InitSpec::paper(),
+        }
+    }
+
+    /// Width `F` of the clip vector: `H` (Last) or `L·H` (Concat).
+    pub fn feature_size(&self) -> usize {
+        match self.head {
+            Head::Last => self.hidden_size,
+            Head::Concat => self.num_layers * self.hidden_size,
+        }
+    }
+
+    /// The LSTM part as lstm-core sees it.
+    pub fn lstm_config(&self) -> lstm_core::LstmConfig {
+        lstm_core::LstmConfig {
+            input_size: self.input_size,
+            hidden_size: self.hidden_size,
+            num_layers: self.num_layers,
+            dropout: self.lstm_dropout,
+        }
+    }
+
+    /// Total parameters: PyTorch `nn.LSTM` plus `nn.Linear(F, C)` = `Σ_k 4H(in_k + H + 2) + F·C + C`.
+    pub fn num_params(&self) -> usize {
+        self.lstm_config().num_params() + self.feature_size() * self.num_classes + self.num_classes
+    }
+
+    /// # Errors
+    /// [`NnError::InvalidConfig`] for a zero size, fewer than 2 classes, or a dropout outside `[0, 1)`.
+    pub fn validate(&self) -> Result<(), NnError> {
+        let positive = [
+            ("input_size", self.input_size),
+            ("hidden_size", self.hidden_size),
+            ("num_layers", self.num_layers),
+        ];
+        for (field, v) in positive {
+            if v == 0 {
+                return Err(NnError::invalid(
+                    "classifier config",
+                    field,
+                    v,
+                    "must be > 0",
+                ));
+            }
+        }
+        if self.num_classes < 2 {
+            return Err(NnError::invalid(
+                "classifier config",
+                "num_classes",
+                self.num_classes,
+                "must be >= 2",
+            ));
+        }
+        for (field, p) in [
+            ("dropout", self.dropout),
+            ("lstm_dropout", self.lstm_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(NnError::invalid(
+                    "classifier config",
+                    field,
+                    p,
+                    "must satisfy 0 <= p < 1",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_uses_lowercase_head_and_defaults_init() {
+        let cfg = ClassifierConfig::paper(32, 2, Head::Concat);
+        let json = serde_json::to_value(&cfg).unwrap();
+        assert_eq!(json["head"], "concat");
+        let mut without_init = json.clone();
+        without_init.as_object_mut().unwrap().remove("init");
+        let back: ClassifierConfig = serde_json::from_value(without_init).unwrap();
+        assert_eq!(back, cfg);
+        assert!(ClassifierConfig {
+            dropout: 1.0,
+            ..cfg
+        }
+        .validate()
+        .is_err());
+    }
+}

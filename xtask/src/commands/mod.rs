@@ -1,0 +1,3 @@
+pub mod bench_features;
+pub mod bench_lstm;
+pub mod reproduce_table1;
