@@ -12,11 +12,18 @@ fn gates(c: &mut Criterion) {
     let mut group = c.benchmark_group("gates");
     for hidden in [32, 64, 128] {
         let bias = vec![0.1f32; 4 * hidden];
-        let pre: Vec<f32> = (0..rows * 4 * hidden).map(|i| ((i * 37 % 101) as f32 - 50.0) / 20.0).collect();
-        let c_prev: Vec<f32> = (0..rows * hidden).map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0).collect();
+        let pre: Vec<f32> = (0..rows * 4 * hidden)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 20.0)
+            .collect();
+        let c_prev: Vec<f32> = (0..rows * hidden)
+            .map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0)
+            .collect();
         let (mut cs, mut hs) = (vec![0.0f32; rows * hidden], vec![0.0f32; rows * hidden]);
         group.throughput(Throughput::Elements(rows as u64));
-        let kernels = [("scalar", GateKernel::<f32>::scalar()), ("wide", gates_wide::kernel().expect("f32 has a wide kernel"))];
+        let kernels = [
+            ("scalar", GateKernel::<f32>::scalar()),
+            ("wide", gates_wide::kernel().expect("f32 has a wide kernel")),
+        ];
         for (name, k) in kernels {
             let mut g = pre.clone();
             group.bench_function(format!("forward_{name}_h{hidden}_b{rows}"), |b| {

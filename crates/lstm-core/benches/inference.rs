@@ -17,7 +17,16 @@ fn inference(c: &mut Criterion) {
             let mut lstm = Lstm::<f32>::new(config);
             group.throughput(Throughput::Elements((BATCH * frames) as u64));
             group.bench_function(format!("L{layers}h{hidden}_b{BATCH}_t{frames}"), |b| {
-                b.iter(|| lstm.forward(&p, &x, ForwardOptions { keep_outputs: false, train_seed: None }))
+                b.iter(|| {
+                    lstm.forward(
+                        &p,
+                        &x,
+                        ForwardOptions {
+                            keep_outputs: false,
+                            train_seed: None,
+                        },
+                    )
+                })
             });
         }
     }

@@ -20,8 +20,25 @@ fn train_step(c: &mut Criterion) {
             group.throughput(Throughput::Elements((BATCH * frames) as u64));
             group.bench_function(format!("L{layers}h{hidden}_b{BATCH}_t{frames}"), |b| {
                 b.iter(|| {
-                    lstm.forward(&p, &x, ForwardOptions { keep_outputs: false, train_seed: Some(1) });
-                    lstm.backward(&p, &x, LstmGradients { h_n: Some(&g_h), c_n: None, outputs: None }, &mut grad, None);
+                    lstm.forward(
+                        &p,
+                        &x,
+                        ForwardOptions {
+                            keep_outputs: false,
+                            train_seed: Some(1),
+                        },
+                    );
+                    lstm.backward(
+                        &p,
+                        &x,
+                        LstmGradients {
+                            h_n: Some(&g_h),
+                            c_n: None,
+                            outputs: None,
+                        },
+                        &mut grad,
+                        None,
+                    );
                 })
             });
         }

@@ -31,7 +31,12 @@ pub(crate) struct Upstream<'a, T> {
 
 /// Runs BPTT for one chunk, writing its partial gradient into `ws.grad` (overwritten, len P) and, when
 /// asked, the layer-0 input gradient into `ws.dx0: [n, I]`.
-pub(crate) fn backward_chunk<T: Real>(ctx: &PassContext<'_, T>, up: &Upstream<'_, T>, plan: &ChunkPlan, ws: &mut ChunkWorkspace<T>) {
+pub(crate) fn backward_chunk<T: Real>(
+    ctx: &PassContext<'_, T>,
+    up: &Upstream<'_, T>,
+    plan: &ChunkPlan,
+    ws: &mut ChunkWorkspace<T>,
+) {
     let cfg = ctx.config;
     let (h, layers, batch) = (cfg.hidden_size, cfg.num_layers, ctx.batch.batch_size());
     let n = plan.rows();
@@ -82,13 +87,43 @@ pub(crate) fn backward_chunk<T: Real>(ctx: &PassContext<'_, T>, up: &Upstream<'_
                     None => ws.dc[rows].fill(T::ZERO),
                 }
             }
-            let c_prev = (t > 0).then(|| &c[plan.offsets[t - 1] * h..(plan.offsets[t - 1] + bt) * h]);
+            let c_prev =
+                (t > 0).then(|| &c[plan.offsets[t - 1] * h..(plan.offsets[t - 1] + bt) * h]);
             let dg_t = &mut dg[off * 4 * h..(off + bt) * 4 * h];
             let dh_out = have_dh_out.then(|| &ws.dh_out[off * h..(off + bt) * h]);
-            ctx.kernel.backward(bt, h, dg_t, c_prev, &c[off * h..(off + bt) * h], dh_out, &ws.dh_rec[..bt * h], &mut ws.dc[..bt * h]);
+            ctx.kernel.backward(
+                bt,
+                h,
+                dg_t,
+                c_prev,
+                &c[off * h..(off + bt) * h],
+                dh_out,
+                &ws.dh_rec[..bt * h],
+                &mut ws.dc[..bt * h],
+            );
             if t > 0 {
                 // dh_{t−1} (active prefix) = dG[t] · W_hh, W_hh [4H×H] row-major.
-                gemm(bt, 4 * h, h, T::ONE, dg_t, 4 * h as isize, 1, w_hh, h as isize, 1, T::ZERO, &mut ws.dh_rec, h as isize, 1);
+                let packed = ctx.step_weights.is_some_and(|w| {
+                    T::step_matmul(bt, dg_t, 4 * h, &w[k], &mut ws.dh_rec, h, true)
+                });
+                if !packed {
+                    gemm(
+                        bt,
+                        4 * h,
+                        h,
+                        T::ONE,
+                        dg_t,
+                        4 * h as isize,
+                        1,
+                        w_hh,
+                        h as isize,
+                        1,
+                        T::ZERO,
+                        &mut ws.dh_rec,
+                        h as isize,
+                        1,
+                    );
+                }
             }
         }
 
@@ -99,7 +134,22 @@ pub(crate) fn backward_chunk<T: Real>(ctx: &PassContext<'_, T>, up: &Upstream<'_
         }
         let g = &mut ws.grad;
         // dW_hh [4H×H] = dG[b0..]ᵀ · H_prev[b0..]; dGᵀ is dG read with strides (1, 4H).
-        gemm(4 * h, n - b0, h, T::ONE, &dg[b0 * 4 * h..], 1, 4 * h as isize, &ws.h_prev[b0 * h..], h as isize, 1, T::ZERO, &mut g[ranges.weight_hh.clone()], h as isize, 1);
+        gemm(
+            4 * h,
+            n - b0,
+            h,
+            T::ONE,
+            &dg[b0 * 4 * h..],
+            1,
+            4 * h as isize,
+            &ws.h_prev[b0 * h..],
+            h as isize,
+            1,
+            T::ZERO,
+            &mut g[ranges.weight_hh.clone()],
+            h as isize,
+            1,
+        );
         // dW_ih [4H×in] = dGᵀ · X_k.
         let x_k: &[T] = if k == 0 {
             &ws.x0
@@ -108,7 +158,22 @@ pub(crate) fn backward_chunk<T: Real>(ctx: &PassContext<'_, T>, up: &Upstream<'_
         } else {
             &ws.h[k - 1]
         };
-        gemm(4 * h, n, in_k, T::ONE, &dg, 1, 4 * h as isize, x_k, in_k as isize, 1, T::ZERO, &mut g[ranges.weight_ih.clone()], in_k as isize, 1);
+        gemm(
+            4 * h,
+            n,
+            in_k,
+            T::ONE,
+            &dg,
+            1,
+            4 * h as isize,
+            x_k,
+            in_k as isize,
+            1,
+            T::ZERO,
+            &mut g[ranges.weight_ih.clone()],
+            in_k as isize,
+            1,
+        );
         let db = &mut g[ranges.bias_ih.clone()];
         db.fill(T::ZERO);
         for row in dg[..n * 4 * h].chunks_exact(4 * h) {
@@ -121,7 +186,22 @@ pub(crate) fn backward_chunk<T: Real>(ctx: &PassContext<'_, T>, up: &Upstream<'_
 
         // dX_k = dG · W_ih: the output gradient of layer k−1 (through the dropout mask), or dL/dx.
         if k > 0 {
-            gemm(n, 4 * h, in_k, T::ONE, &dg, 4 * h as isize, 1, w_ih, in_k as isize, 1, T::ZERO, &mut ws.dh_out, in_k as isize, 1);
+            gemm(
+                n,
+                4 * h,
+                in_k,
+                T::ONE,
+                &dg,
+                4 * h as isize,
+                1,
+                w_ih,
+                in_k as isize,
+                1,
+                T::ZERO,
+                &mut ws.dh_out,
+                in_k as isize,
+                1,
+            );
             if ctx.dropout_seed.is_some() {
                 for (d, &m) in ws.dh_out[..n * h].iter_mut().zip(&ws.mask[k]) {
                     *d *= m;
@@ -129,7 +209,22 @@ pub(crate) fn backward_chunk<T: Real>(ctx: &PassContext<'_, T>, up: &Upstream<'_
             }
             have_dh_out = true;
         } else if up.want_input {
-            gemm(n, 4 * h, in_k, T::ONE, &dg, 4 * h as isize, 1, w_ih, in_k as isize, 1, T::ZERO, &mut ws.dx0, in_k as isize, 1);
+            gemm(
+                n,
+                4 * h,
+                in_k,
+                T::ONE,
+                &dg,
+                4 * h as isize,
+                1,
+                w_ih,
+                in_k as isize,
+                1,
+                T::ZERO,
+                &mut ws.dx0,
+                in_k as isize,
+                1,
+            );
         }
         ws.gates[k] = dg;
     }

@@ -38,7 +38,11 @@ impl ChunkPlan {
     pub fn rebuild<T: Real>(&mut self, batch: &PackedBatch<T>, index: usize, num: usize) {
         self.seqs.clear();
         self.seqs.extend((index..batch.batch_size()).step_by(num));
-        let lens: Vec<usize> = self.seqs.iter().map(|&p| batch.lengths()[batch.sorted_indices()[p]]).collect();
+        let lens: Vec<usize> = self
+            .seqs
+            .iter()
+            .map(|&p| batch.lengths()[batch.sorted_indices()[p]])
+            .collect();
         let steps = lens.first().copied().unwrap_or(0);
         self.batch_sizes.clear();
         self.offsets.clear();
@@ -50,7 +54,8 @@ impl ChunkPlan {
             self.offsets.push(at);
             at += bt;
             let base = batch.offsets()[t];
-            self.global_rows.extend(self.seqs[..bt].iter().map(|&p| base + p));
+            self.global_rows
+                .extend(self.seqs[..bt].iter().map(|&p| base + p));
         }
         self.offsets.push(at);
     }
@@ -117,7 +122,14 @@ impl<T: Real> ChunkWorkspace<T> {
     /// Fills every forward buffer with NaN (tests use this to catch reads of stale values).
     pub fn poison_forward(&mut self) {
         self.x0.fill(T::NAN);
-        for group in [&mut self.gates, &mut self.c, &mut self.h, &mut self.dropped, &mut self.mask, &mut self.bias] {
+        for group in [
+            &mut self.gates,
+            &mut self.c,
+            &mut self.h,
+            &mut self.dropped,
+            &mut self.mask,
+            &mut self.bias,
+        ] {
             for v in group.iter_mut() {
                 v.fill(T::NAN);
             }
@@ -126,7 +138,14 @@ impl<T: Real> ChunkWorkspace<T> {
 
     /// Fills every backward scratch buffer with NaN.
     pub fn poison_backward(&mut self) {
-        for v in [&mut self.dh_rec, &mut self.dc, &mut self.h_prev, &mut self.dh_out, &mut self.dx0, &mut self.grad] {
+        for v in [
+            &mut self.dh_rec,
+            &mut self.dc,
+            &mut self.h_prev,
+            &mut self.dh_out,
+            &mut self.dx0,
+            &mut self.grad,
+        ] {
             v.fill(T::NAN);
         }
     }

@@ -19,7 +19,12 @@ pub struct LstmConfig {
 impl LstmConfig {
     /// Convenience constructor without dropout.
     pub fn new(input_size: usize, hidden_size: usize, num_layers: usize) -> Self {
-        LstmConfig { input_size, hidden_size, num_layers, dropout: 0.0 }
+        LstmConfig {
+            input_size,
+            hidden_size,
+            num_layers,
+            dropout: 0.0,
+        }
     }
 
     /// Input width of layer `k`: `I` for layer 0, `H` above.
@@ -34,14 +39,20 @@ impl LstmConfig {
     /// Number of scalar parameters, equal to PyTorch's `sum(p.numel() for p in lstm.parameters())`:
     /// Σ_k 4H·(in_k + H + 2).
     pub fn num_params(&self) -> usize {
-        (0..self.num_layers).map(|k| 4 * self.hidden_size * (self.layer_input_size(k) + self.hidden_size + 2)).sum()
+        (0..self.num_layers)
+            .map(|k| 4 * self.hidden_size * (self.layer_input_size(k) + self.hidden_size + 2))
+            .sum()
     }
 
     /// Checks that every size is positive and dropout lies in [0, 1).
     pub fn validate(&self) -> Result<(), LstmError> {
         let positive = |field: &'static str, v: usize| {
             if v == 0 {
-                Err(LstmError::InvalidConfig { field, value: v.to_string(), rule: "must be at least 1" })
+                Err(LstmError::InvalidConfig {
+                    field,
+                    value: v.to_string(),
+                    rule: "must be at least 1",
+                })
             } else {
                 Ok(())
             }
@@ -50,7 +61,11 @@ impl LstmConfig {
         positive("hidden_size", self.hidden_size)?;
         positive("num_layers", self.num_layers)?;
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(LstmError::InvalidConfig { field: "dropout", value: self.dropout.to_string(), rule: "must lie in [0, 1)" });
+            return Err(LstmError::InvalidConfig {
+                field: "dropout",
+                value: self.dropout.to_string(),
+                rule: "must lie in [0, 1)",
+            });
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 use crate::chunk::{fit, fit_layers, ChunkPlan, ChunkWorkspace};
 use crate::config::LstmConfig;
 use crate::gemm::gemm;
+use crate::kernels::step_gemm::PackedPanels;
 use crate::kernels::GateKernel;
 use crate::layout::ParamLayout;
 use crate::packed::PackedBatch;
@@ -30,6 +31,9 @@ pub(crate) struct PassContext<'a, T: Real> {
     pub dropout_seed: Option<u64>,
     /// Fill workspaces with NaN before use (tests).
     pub poison: bool,
+    /// Per layer, the recurrent weights packed for the step product (W_hhᵀ forward, W_hh backward), when
+    /// the element type has a packed kernel.
+    pub step_weights: Option<&'a [PackedPanels<T>]>,
 }
 
 impl<T: Real> PassContext<'_, T> {
@@ -49,12 +53,24 @@ impl<T: Real> PassContext<'_, T> {
 ///
 /// # Panics
 /// If `ctx.params` does not match the layout (checked by the caller).
-pub(crate) fn forward_chunk<T: Real>(ctx: &PassContext<'_, T>, plan: &ChunkPlan, index: usize, ws: &mut ChunkWorkspace<T>) {
+pub(crate) fn forward_chunk<T: Real>(
+    ctx: &PassContext<'_, T>,
+    plan: &ChunkPlan,
+    index: usize,
+    ws: &mut ChunkWorkspace<T>,
+) {
     let cfg = ctx.config;
     let (h, layers, input) = (cfg.hidden_size, cfg.num_layers, cfg.input_size);
     let n = plan.rows();
     fit(&mut ws.x0, n * input);
-    for name in [&mut ws.gates, &mut ws.c, &mut ws.h, &mut ws.bias, &mut ws.dropped, &mut ws.mask] {
+    for name in [
+        &mut ws.gates,
+        &mut ws.c,
+        &mut ws.h,
+        &mut ws.bias,
+        &mut ws.dropped,
+        &mut ws.mask,
+    ] {
         fit_layers(name, layers);
     }
     for k in 0..layers {
@@ -72,7 +88,8 @@ pub(crate) fn forward_chunk<T: Real>(ctx: &PassContext<'_, T>, plan: &ChunkPlan,
     }
     let data = ctx.batch.data();
     for (local, &global) in plan.global_rows.iter().enumerate() {
-        ws.x0[local * input..(local + 1) * input].copy_from_slice(&data[global * input..(global + 1) * input]);
+        ws.x0[local * input..(local + 1) * input]
+            .copy_from_slice(&data[global * input..(global + 1) * input]);
     }
     ctx.kernel.note_use();
     for k in 0..layers {
@@ -80,12 +97,31 @@ pub(crate) fn forward_chunk<T: Real>(ctx: &PassContext<'_, T>, plan: &ChunkPlan,
         let in_k = cfg.layer_input_size(k);
         let w_ih = &ctx.params[ranges.weight_ih.clone()];
         let w_hh = &ctx.params[ranges.weight_hh.clone()];
-        for (b, (bi, bh)) in ws.bias[k].iter_mut().zip(ctx.params[ranges.bias_ih.clone()].iter().zip(&ctx.params[ranges.bias_hh.clone()])) {
+        for (b, (bi, bh)) in ws.bias[k].iter_mut().zip(
+            ctx.params[ranges.bias_ih.clone()]
+                .iter()
+                .zip(&ctx.params[ranges.bias_hh.clone()]),
+        ) {
             *b = *bi + *bh;
         }
         // G = X · W_ihᵀ; W_ihᵀ [in×4H] is W_ih [4H×in] read with strides (1, in).
         let mut gates = std::mem::take(&mut ws.gates[k]);
-        gemm(n, in_k, 4 * h, T::ONE, ctx.layer_input(ws, k), in_k as isize, 1, w_ih, 1, in_k as isize, T::ZERO, &mut gates, 4 * h as isize, 1);
+        gemm(
+            n,
+            in_k,
+            4 * h,
+            T::ONE,
+            ctx.layer_input(ws, k),
+            in_k as isize,
+            1,
+            w_ih,
+            1,
+            in_k as isize,
+            T::ZERO,
+            &mut gates,
+            4 * h as isize,
+            1,
+        );
         let (c, hs) = (&mut ws.c[k], &mut ws.h[k]);
         for t in 0..plan.steps() {
             let (bt, off) = (plan.batch_sizes[t], plan.offsets[t]);
@@ -95,12 +131,40 @@ pub(crate) fn forward_chunk<T: Real>(ctx: &PassContext<'_, T>, plan: &ChunkPlan,
             let c_prev = if t > 0 {
                 let prev = plan.offsets[t - 1];
                 // G[t] += h_{t−1} · W_hhᵀ on the active prefix.
-                gemm(bt, h, 4 * h, T::ONE, &h_done[prev * h..], h as isize, 1, w_hh, 1, h as isize, T::ONE, g_t, 4 * h as isize, 1);
+                let packed = ctx.step_weights.is_some_and(|w| {
+                    T::step_matmul(bt, &h_done[prev * h..], h, &w[k], g_t, 4 * h, false)
+                });
+                if !packed {
+                    gemm(
+                        bt,
+                        h,
+                        4 * h,
+                        T::ONE,
+                        &h_done[prev * h..],
+                        h as isize,
+                        1,
+                        w_hh,
+                        1,
+                        h as isize,
+                        T::ONE,
+                        g_t,
+                        4 * h as isize,
+                        1,
+                    );
+                }
                 Some(&c_done[prev * h..(prev + bt) * h])
             } else {
                 None
             };
-            ctx.kernel.forward(bt, h, &ws.bias[k], g_t, c_prev, &mut c_now[..bt * h], &mut h_now[..bt * h]);
+            ctx.kernel.forward(
+                bt,
+                h,
+                &ws.bias[k],
+                g_t,
+                c_prev,
+                &mut c_now[..bt * h],
+                &mut h_now[..bt * h],
+            );
         }
         ws.gates[k] = gates;
         if k + 1 < layers {

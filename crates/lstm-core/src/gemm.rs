@@ -7,7 +7,10 @@ use crate::real::Real;
 /// # Panics
 /// On a negative stride (not supported by this wrapper).
 fn extent(what: &str, rows: usize, cols: usize, rs: isize, cs: isize) -> usize {
-    assert!(rs >= 0 && cs >= 0, "gemm: {what} has a negative stride ({rs}, {cs})");
+    assert!(
+        rs >= 0 && cs >= 0,
+        "gemm: {what} has a negative stride ({rs}, {cs})"
+    );
     if rows == 0 || cols == 0 {
         return 0;
     }
@@ -40,9 +43,21 @@ pub fn gemm<T: Real>(
     let need_a = extent("A", m, k, rsa, csa);
     let need_b = extent("B", k, n, rsb, csb);
     let need_c = extent("C", m, n, rsc, csc);
-    assert!(a.len() >= need_a, "gemm: A [{m}×{k}] needs {need_a} values, got {}", a.len());
-    assert!(b.len() >= need_b, "gemm: B [{k}×{n}] needs {need_b} values, got {}", b.len());
-    assert!(c.len() >= need_c, "gemm: C [{m}×{n}] needs {need_c} values, got {}", c.len());
+    assert!(
+        a.len() >= need_a,
+        "gemm: A [{m}×{k}] needs {need_a} values, got {}",
+        a.len()
+    );
+    assert!(
+        b.len() >= need_b,
+        "gemm: B [{k}×{n}] needs {need_b} values, got {}",
+        b.len()
+    );
+    assert!(
+        c.len() >= need_c,
+        "gemm: C [{m}×{n}] needs {need_c} values, got {}",
+        c.len()
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -51,14 +66,35 @@ pub fn gemm<T: Real>(
         for r in 0..m {
             for col in 0..n {
                 let at = r * rsc as usize + col * csc as usize;
-                c[at] = if beta == T::ZERO { T::ZERO } else { beta * c[at] };
+                c[at] = if beta == T::ZERO {
+                    T::ZERO
+                } else {
+                    beta * c[at]
+                };
             }
         }
         return;
     }
     // SAFETY: the asserts above guarantee every addressed element lies inside its slice; `c` is a unique
     // borrow so it cannot alias `a` or `b`.
-    unsafe { T::gemm_raw(m, k, n, alpha, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), rsc, csc) }
+    unsafe {
+        T::gemm_raw(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            rsc,
+            csc,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -71,7 +107,9 @@ mod tests {
         let a: Vec<f64> = (0..m * k).map(|v| (v as f64 * 0.37).sin()).collect();
         let b: Vec<f64> = (0..n * k).map(|v| (v as f64 * 0.11).cos()).collect(); // stored as Bᵀ [n×k]
         let mut c = vec![f64::NAN; m * n];
-        gemm(m, k, n, 1.0, &a, k as isize, 1, &b, 1, k as isize, 0.0, &mut c, n as isize, 1);
+        gemm(
+            m, k, n, 1.0, &a, k as isize, 1, &b, 1, k as isize, 0.0, &mut c, n as isize, 1,
+        );
         for r in 0..m {
             for col in 0..n {
                 let want: f64 = (0..k).map(|i| a[r * k + i] * b[col * k + i]).sum();

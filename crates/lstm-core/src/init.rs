@@ -36,7 +36,10 @@ pub enum BiasTarget {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum BiasInit {
     /// All zero, except the forget-gate slice `H..2H` of `target`, set to `forget_gate` when given.
-    Zero { forget_gate: Option<f64>, target: BiasTarget },
+    Zero {
+        forget_gate: Option<f64>,
+        target: BiasTarget,
+    },
     /// U(−1/√H, 1/√H), PyTorch's LSTM default.
     UniformHidden,
 }
@@ -59,13 +62,20 @@ impl InitConfig {
         InitConfig {
             weight_ih: WeightInit::XavierNormal { gain: 1.0 },
             weight_hh: WeightInit::Orthogonal { gain: 1.0 },
-            bias: BiasInit::Zero { forget_gate: Some(1.0), target: BiasTarget::Both },
+            bias: BiasInit::Zero {
+                forget_gate: Some(1.0),
+                target: BiasTarget::Both,
+            },
         }
     }
 
     /// PyTorch's `nn.LSTM` default: every tensor U(−1/√H, 1/√H).
     pub fn pytorch_default() -> Self {
-        InitConfig { weight_ih: WeightInit::UniformHidden, weight_hh: WeightInit::UniformHidden, bias: BiasInit::UniformHidden }
+        InitConfig {
+            weight_ih: WeightInit::UniformHidden,
+            weight_hh: WeightInit::UniformHidden,
+            bias: BiasInit::UniformHidden,
+        }
     }
 }
 
@@ -73,8 +83,19 @@ impl InitConfig {
 ///
 /// # Panics
 /// If `out.len() != rows·cols`.
-pub fn xavier_uniform<T: Real, R: Rng>(rows: usize, cols: usize, gain: f64, rng: &mut R, out: &mut [T]) {
-    assert_eq!(out.len(), rows * cols, "xavier_uniform: out has {} values for [{rows}×{cols}]", out.len());
+pub fn xavier_uniform<T: Real, R: Rng>(
+    rows: usize,
+    cols: usize,
+    gain: f64,
+    rng: &mut R,
+    out: &mut [T],
+) {
+    assert_eq!(
+        out.len(),
+        rows * cols,
+        "xavier_uniform: out has {} values for [{rows}×{cols}]",
+        out.len()
+    );
     let a = gain * (6.0 / (rows + cols) as f64).sqrt();
     uniform(a, rng, out);
 }
@@ -83,8 +104,19 @@ pub fn xavier_uniform<T: Real, R: Rng>(rows: usize, cols: usize, gain: f64, rng:
 ///
 /// # Panics
 /// If `out.len() != rows·cols`.
-pub fn xavier_normal<T: Real, R: Rng>(rows: usize, cols: usize, gain: f64, rng: &mut R, out: &mut [T]) {
-    assert_eq!(out.len(), rows * cols, "xavier_normal: out has {} values for [{rows}×{cols}]", out.len());
+pub fn xavier_normal<T: Real, R: Rng>(
+    rows: usize,
+    cols: usize,
+    gain: f64,
+    rng: &mut R,
+    out: &mut [T],
+) {
+    assert_eq!(
+        out.len(),
+        rows * cols,
+        "xavier_normal: out has {} values for [{rows}×{cols}]",
+        out.len()
+    );
     let std = gain * (2.0 / (rows + cols) as f64).sqrt();
     for v in out.iter_mut() {
         let z: f64 = StandardNormal.sample(rng);
@@ -108,14 +140,41 @@ pub fn uniform<T: Real, R: Rng>(bound: f64, rng: &mut R, out: &mut [T]) {
 ///
 /// # Panics
 /// If `out.len() != rows·cols`.
-pub fn orthogonal<T: Real, R: Rng>(rows: usize, cols: usize, gain: f64, rng: &mut R, out: &mut [T]) {
-    assert_eq!(out.len(), rows * cols, "orthogonal: out has {} values for [{rows}×{cols}]", out.len());
-    let a: Vec<f64> = (0..rows * cols).map(|_| StandardNormal.sample(rng)).collect();
+pub fn orthogonal<T: Real, R: Rng>(
+    rows: usize,
+    cols: usize,
+    gain: f64,
+    rng: &mut R,
+    out: &mut [T],
+) {
+    assert_eq!(
+        out.len(),
+        rows * cols,
+        "orthogonal: out has {} values for [{rows}×{cols}]",
+        out.len()
+    );
+    let a: Vec<f64> = (0..rows * cols)
+        .map(|_| StandardNormal.sample(rng))
+        .collect();
     // Work on the tall matrix M [tall × wide] (tall ≥ wide), stored column by column.
     let transposed = rows < cols;
-    let (tall, wide) = if transposed { (cols, rows) } else { (rows, cols) };
+    let (tall, wide) = if transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
     let mut q: Vec<Vec<f64>> = (0..wide)
-        .map(|j| (0..tall).map(|i| if transposed { a[j * cols + i] } else { a[i * cols + j] }).collect())
+        .map(|j| {
+            (0..tall)
+                .map(|i| {
+                    if transposed {
+                        a[j * cols + i]
+                    } else {
+                        a[i * cols + j]
+                    }
+                })
+                .collect()
+        })
         .collect();
     for j in 0..wide {
         for _pass in 0..2 {
@@ -139,7 +198,14 @@ pub fn orthogonal<T: Real, R: Rng>(rows: usize, cols: usize, gain: f64, rng: &mu
     }
 }
 
-fn init_weight<T: Real, R: Rng>(kind: WeightInit, rows: usize, cols: usize, hidden: usize, rng: &mut R, out: &mut [T]) {
+fn init_weight<T: Real, R: Rng>(
+    kind: WeightInit,
+    rows: usize,
+    cols: usize,
+    hidden: usize,
+    rng: &mut R,
+    out: &mut [T],
+) {
     match kind {
         WeightInit::XavierUniform { gain } => xavier_uniform(rows, cols, gain, rng, out),
         WeightInit::XavierNormal { gain } => xavier_normal(rows, cols, gain, rng, out),
@@ -153,22 +219,56 @@ fn init_weight<T: Real, R: Rng>(kind: WeightInit, rows: usize, cols: usize, hidd
 ///
 /// # Panics
 /// If `params.len() != layout.len()`.
-pub fn init_lstm<T: Real, R: Rng>(layout: &ParamLayout, config: &InitConfig, rng: &mut R, params: &mut [T]) {
-    assert_eq!(params.len(), layout.len(), "init_lstm: params has {} values, layout needs {}", params.len(), layout.len());
+pub fn init_lstm<T: Real, R: Rng>(
+    layout: &ParamLayout,
+    config: &InitConfig,
+    rng: &mut R,
+    params: &mut [T],
+) {
+    assert_eq!(
+        params.len(),
+        layout.len(),
+        "init_lstm: params has {} values, layout needs {}",
+        params.len(),
+        layout.len()
+    );
     for k in 0..layout.num_layers() {
         let ranges = layout.layer(k);
         let t = &layout.tensors()[4 * k];
         let (rows, input) = (t.shape[0], t.shape[1]);
         let hidden = rows / 4;
-        init_weight(config.weight_ih, rows, input, hidden, rng, &mut params[ranges.weight_ih.clone()]);
-        init_weight(config.weight_hh, rows, hidden, hidden, rng, &mut params[ranges.weight_hh.clone()]);
-        for (range, is_ih) in [(ranges.bias_ih.clone(), true), (ranges.bias_hh.clone(), false)] {
+        init_weight(
+            config.weight_ih,
+            rows,
+            input,
+            hidden,
+            rng,
+            &mut params[ranges.weight_ih.clone()],
+        );
+        init_weight(
+            config.weight_hh,
+            rows,
+            hidden,
+            hidden,
+            rng,
+            &mut params[ranges.weight_hh.clone()],
+        );
+        for (range, is_ih) in [
+            (ranges.bias_ih.clone(), true),
+            (ranges.bias_hh.clone(), false),
+        ] {
             let bias = &mut params[range];
             match config.bias {
                 BiasInit::UniformHidden => uniform(1.0 / (hidden as f64).sqrt(), rng, bias),
-                BiasInit::Zero { forget_gate, target } => {
+                BiasInit::Zero {
+                    forget_gate,
+                    target,
+                } => {
                     bias.fill(T::ZERO);
-                    let hit = matches!((target, is_ih), (BiasTarget::Both, _) | (BiasTarget::Ih, true) | (BiasTarget::Hh, false));
+                    let hit = matches!(
+                        (target, is_ih),
+                        (BiasTarget::Both, _) | (BiasTarget::Ih, true) | (BiasTarget::Hh, false)
+                    );
                     if let (Some(v), true) = (forget_gate, hit) {
                         bias[hidden..2 * hidden].fill(T::from_f64(v));
                     }
@@ -183,7 +283,17 @@ pub fn init_lstm<T: Real, R: Rng>(layout: &ParamLayout, config: &InitConfig, rng
 ///
 /// # Panics
 /// If `params.len() != layout.len()`.
-pub fn init_lstm_seeded<T: Real>(layout: &ParamLayout, config: &InitConfig, seed: u64, params: &mut [T]) {
+pub fn init_lstm_seeded<T: Real>(
+    layout: &ParamLayout,
+    config: &InitConfig,
+    seed: u64,
+    params: &mut [T],
+) {
     use rand::SeedableRng;
-    init_lstm(layout, config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed), params);
+    init_lstm(
+        layout,
+        config,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+        params,
+    );
 }

@@ -51,7 +51,11 @@ impl ParamLayout {
                 (format!("bias_hh_l{k}"), vec![4 * h]),
             ] {
                 let n: usize = shape.iter().product();
-                tensors.push(TensorSpec { name, shape, range: at..at + n });
+                tensors.push(TensorSpec {
+                    name,
+                    shape,
+                    range: at..at + n,
+                });
                 at += n;
             }
         }
@@ -83,9 +87,18 @@ impl ParamLayout {
     /// # Panics
     /// If `k` is not a layer of this layout.
     pub fn layer(&self, k: usize) -> LayerRanges {
-        assert!(k < self.num_layers(), "ParamLayout::layer({k}) but there are {} layers", self.num_layers());
+        assert!(
+            k < self.num_layers(),
+            "ParamLayout::layer({k}) but there are {} layers",
+            self.num_layers()
+        );
         let t = &self.tensors[4 * k..4 * k + 4];
-        LayerRanges { weight_ih: t[0].range.clone(), weight_hh: t[1].range.clone(), bias_ih: t[2].range.clone(), bias_hh: t[3].range.clone() }
+        LayerRanges {
+            weight_ih: t[0].range.clone(),
+            weight_hh: t[1].range.clone(),
+            bias_ih: t[2].range.clone(),
+            bias_hh: t[3].range.clone(),
+        }
     }
 
     /// The tensor called `name` (without prefix), if any.

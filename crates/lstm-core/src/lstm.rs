@@ -5,6 +5,7 @@ use crate::chunk::{num_chunks, ChunkPlan, ChunkWorkspace};
 use crate::config::LstmConfig;
 use crate::error::LstmError;
 use crate::forward::{forward_chunk, PassContext};
+use crate::kernels::step_gemm::PackedPanels;
 use crate::kernels::{GateKernel, KernelKind};
 use crate::layout::ParamLayout;
 use crate::packed::PackedBatch;
@@ -70,6 +71,8 @@ pub struct Lstm<T: Real> {
     chunks: Vec<ChunkWorkspace<T>>,
     cached: Option<Cached>,
     poison: bool,
+    /// Recurrent weights packed per layer for the step product (see [`crate::kernels::step_gemm`]).
+    step_weights: Vec<PackedPanels<T>>,
 }
 
 impl<T: Real> Lstm<T> {
@@ -91,7 +94,10 @@ impl<T: Real> Lstm<T> {
             .and_then(|kind| {
                 let k = T::gate_kernel(kind);
                 if k.is_none() {
-                    eprintln!("lstm-core: SER_KERNEL={kind:?} is unavailable for {}; using the default", std::any::type_name::<T>());
+                    eprintln!(
+                        "lstm-core: SER_KERNEL={kind:?} is unavailable for {}; using the default",
+                        std::any::type_name::<T>()
+                    );
                 }
                 k
             })
@@ -103,12 +109,24 @@ impl<T: Real> Lstm<T> {
     /// Builds the module with a specific kernel (ignores `SER_KERNEL`).
     pub fn with_kernel(config: LstmConfig, kernel: KernelKind) -> Result<Self, LstmError> {
         config.validate()?;
-        let k = T::gate_kernel(kernel).ok_or(LstmError::KernelUnavailable { requested: kernel, element: std::any::type_name::<T>() })?;
+        let k = T::gate_kernel(kernel).ok_or(LstmError::KernelUnavailable {
+            requested: kernel,
+            element: std::any::type_name::<T>(),
+        })?;
         Ok(Self::build(config, k))
     }
 
     fn build(config: LstmConfig, kernel: GateKernel<T>) -> Self {
-        Lstm { layout: ParamLayout::new(&config), config, kernel, plans: Vec::new(), chunks: Vec::new(), cached: None, poison: false }
+        Lstm {
+            layout: ParamLayout::new(&config),
+            config,
+            kernel,
+            plans: Vec::new(),
+            chunks: Vec::new(),
+            cached: None,
+            poison: false,
+            step_weights: Vec::new(),
+        }
     }
 
     /// The configuration.
@@ -129,8 +147,42 @@ impl<T: Real> Lstm<T> {
         self.poison = on;
     }
 
-    fn context<'a>(&'a self, params: &'a [T], batch: &'a PackedBatch<T>, dropout_seed: Option<u64>) -> PassContext<'a, T> {
-        PassContext { config: &self.config, layout: &self.layout, kernel: self.kernel, params, batch, dropout_seed, poison: self.poison }
+    fn context<'a>(
+        &'a self,
+        params: &'a [T],
+        batch: &'a PackedBatch<T>,
+        dropout_seed: Option<u64>,
+    ) -> PassContext<'a, T> {
+        let step_weights = (!self.step_weights.is_empty()).then_some(self.step_weights.as_slice());
+        PassContext {
+            config: &self.config,
+            layout: &self.layout,
+            kernel: self.kernel,
+            params,
+            batch,
+            dropout_seed,
+            poison: self.poison,
+            step_weights,
+        }
+    }
+
+    /// Packs every layer's W_hh for the step product: transposed (`B = W_hhᵀ`, forward) or as is (backward).
+    fn pack_step_weights(&mut self, params: &[T], transposed: bool) {
+        if !T::has_step_matmul() {
+            self.step_weights.clear();
+            return;
+        }
+        let h = self.config.hidden_size;
+        self.step_weights
+            .resize_with(self.config.num_layers, PackedPanels::default);
+        for (k, packed) in self.step_weights.iter_mut().enumerate() {
+            let w_hh = &params[self.layout.layer(k).weight_hh];
+            if transposed {
+                packed.pack(h, 4 * h, w_hh, 1, h);
+            } else {
+                packed.pack(4 * h, h, w_hh, h, 1);
+            }
+        }
     }
 
     /// Runs the LSTM over `batch` from zero initial states.
@@ -141,16 +193,36 @@ impl<T: Real> Lstm<T> {
     ///
     /// # Panics
     /// If `params.len() != layout().len()` or `batch.input_size() != config().input_size`.
-    pub fn forward(&mut self, params: &[T], batch: &PackedBatch<T>, options: ForwardOptions) -> LstmOutput<T> {
-        assert_eq!(params.len(), self.layout.len(), "Lstm::forward: params has {} values, layout needs {}", params.len(), self.layout.len());
-        assert_eq!(batch.input_size(), self.config.input_size, "Lstm::forward: batch input_size {} but config input_size {}", batch.input_size(), self.config.input_size);
+    pub fn forward(
+        &mut self,
+        params: &[T],
+        batch: &PackedBatch<T>,
+        options: ForwardOptions,
+    ) -> LstmOutput<T> {
+        assert_eq!(
+            params.len(),
+            self.layout.len(),
+            "Lstm::forward: params has {} values, layout needs {}",
+            params.len(),
+            self.layout.len()
+        );
+        assert_eq!(
+            batch.input_size(),
+            self.config.input_size,
+            "Lstm::forward: batch input_size {} but config input_size {}",
+            batch.input_size(),
+            self.config.input_size
+        );
         let chunks = num_chunks(batch.batch_size());
         self.plans.resize_with(chunks, ChunkPlan::default);
         self.chunks.resize_with(chunks, ChunkWorkspace::default);
         for (i, plan) in self.plans.iter_mut().enumerate() {
             plan.rebuild(batch, i, chunks);
         }
-        let dropout_seed = options.train_seed.filter(|_| self.config.dropout > 0.0 && self.config.num_layers > 1);
+        let dropout_seed = options
+            .train_seed
+            .filter(|_| self.config.dropout > 0.0 && self.config.num_layers > 1);
+        self.pack_step_weights(params, true);
         let mut work = std::mem::take(&mut self.chunks);
         {
             let ctx = self.context(params, batch, dropout_seed);
@@ -158,15 +230,23 @@ impl<T: Real> Lstm<T> {
             if chunks == 1 {
                 forward_chunk(&ctx, &plans[0], 0, &mut work[0]);
             } else {
-                work.par_iter_mut().enumerate().for_each(|(i, ws)| forward_chunk(&ctx, &plans[i], i, ws));
+                work.par_iter_mut()
+                    .enumerate()
+                    .for_each(|(i, ws)| forward_chunk(&ctx, &plans[i], i, ws));
             }
         }
         self.chunks = work;
 
-        let (h, layers, b) = (self.config.hidden_size, self.config.num_layers, batch.batch_size());
+        let (h, layers, b) = (
+            self.config.hidden_size,
+            self.config.num_layers,
+            batch.batch_size(),
+        );
         let mut h_n = vec![T::ZERO; layers * b * h];
         let mut c_n = vec![T::ZERO; layers * b * h];
-        let mut outputs = options.keep_outputs.then(|| vec![T::ZERO; batch.total_frames() * h]);
+        let mut outputs = options
+            .keep_outputs
+            .then(|| vec![T::ZERO; batch.total_frames() * h]);
         for (plan, ws) in self.plans.iter().zip(&self.chunks) {
             for (r, &p) in plan.seqs.iter().enumerate() {
                 let orig = batch.sorted_indices()[p];
@@ -180,11 +260,16 @@ impl<T: Real> Lstm<T> {
             if let Some(out) = outputs.as_mut() {
                 let top = &ws.h[layers - 1];
                 for (local, &global) in plan.global_rows.iter().enumerate() {
-                    out[global * h..(global + 1) * h].copy_from_slice(&top[local * h..(local + 1) * h]);
+                    out[global * h..(global + 1) * h]
+                        .copy_from_slice(&top[local * h..(local + 1) * h]);
                 }
             }
         }
-        self.cached = options.train_seed.map(|_| Cached { frames: batch.total_frames(), batch: b, dropout_seed });
+        self.cached = options.train_seed.map(|_| Cached {
+            frames: batch.total_frames(),
+            batch: b,
+            dropout_seed,
+        });
         LstmOutput { h_n, c_n, outputs }
     }
 
@@ -197,21 +282,69 @@ impl<T: Real> Lstm<T> {
     /// # Panics
     /// If no training forward preceded this call (or it was already consumed), if `batch` differs in
     /// shape from that forward's, or if a slice has the wrong length.
-    pub fn backward(&mut self, params: &[T], batch: &PackedBatch<T>, grads: LstmGradients<'_, T>, grad_params: &mut [T], grad_input: Option<&mut [T]>) {
+    pub fn backward(
+        &mut self,
+        params: &[T],
+        batch: &PackedBatch<T>,
+        grads: LstmGradients<'_, T>,
+        grad_params: &mut [T],
+        grad_input: Option<&mut [T]>,
+    ) {
         let cached = self.cached.take().expect("Lstm::backward: no training forward pass to differentiate (train_seed was None, or backward already ran)");
-        let (h, layers, b, n) = (self.config.hidden_size, self.config.num_layers, batch.batch_size(), batch.total_frames());
-        assert!(cached.frames == n && cached.batch == b, "Lstm::backward: batch shape differs from the forward pass");
-        assert_eq!(params.len(), self.layout.len(), "Lstm::backward: params has {} values, layout needs {}", params.len(), self.layout.len());
-        assert_eq!(grad_params.len(), self.layout.len(), "Lstm::backward: grad_params has {} values, layout needs {}", grad_params.len(), self.layout.len());
-        for (what, g, want) in [("h_n", grads.h_n, layers * b * h), ("c_n", grads.c_n, layers * b * h), ("outputs", grads.outputs, n * h)] {
+        let (h, layers, b, n) = (
+            self.config.hidden_size,
+            self.config.num_layers,
+            batch.batch_size(),
+            batch.total_frames(),
+        );
+        assert!(
+            cached.frames == n && cached.batch == b,
+            "Lstm::backward: batch shape differs from the forward pass"
+        );
+        assert_eq!(
+            params.len(),
+            self.layout.len(),
+            "Lstm::backward: params has {} values, layout needs {}",
+            params.len(),
+            self.layout.len()
+        );
+        assert_eq!(
+            grad_params.len(),
+            self.layout.len(),
+            "Lstm::backward: grad_params has {} values, layout needs {}",
+            grad_params.len(),
+            self.layout.len()
+        );
+        for (what, g, want) in [
+            ("h_n", grads.h_n, layers * b * h),
+            ("c_n", grads.c_n, layers * b * h),
+            ("outputs", grads.outputs, n * h),
+        ] {
             if let Some(g) = g {
-                assert_eq!(g.len(), want, "Lstm::backward: gradient of {what} has {} values, need {want}", g.len());
+                assert_eq!(
+                    g.len(),
+                    want,
+                    "Lstm::backward: gradient of {what} has {} values, need {want}",
+                    g.len()
+                );
             }
         }
         if let Some(gi) = grad_input.as_ref() {
-            assert_eq!(gi.len(), n * self.config.input_size, "Lstm::backward: grad_input has {} values, need N·I = {}", gi.len(), n * self.config.input_size);
+            assert_eq!(
+                gi.len(),
+                n * self.config.input_size,
+                "Lstm::backward: grad_input has {} values, need N·I = {}",
+                gi.len(),
+                n * self.config.input_size
+            );
         }
-        let up = Upstream { h_n: grads.h_n, c_n: grads.c_n, outputs: grads.outputs, want_input: grad_input.is_some() };
+        let up = Upstream {
+            h_n: grads.h_n,
+            c_n: grads.c_n,
+            outputs: grads.outputs,
+            want_input: grad_input.is_some(),
+        };
+        self.pack_step_weights(params, false);
         let mut work = std::mem::take(&mut self.chunks);
         {
             let ctx = self.context(params, batch, cached.dropout_seed);
@@ -219,7 +352,9 @@ impl<T: Real> Lstm<T> {
             if work.len() == 1 {
                 backward_chunk(&ctx, &up, &plans[0], &mut work[0]);
             } else {
-                work.par_iter_mut().enumerate().for_each(|(i, ws)| backward_chunk(&ctx, &up, &plans[i], ws));
+                work.par_iter_mut()
+                    .enumerate()
+                    .for_each(|(i, ws)| backward_chunk(&ctx, &up, &plans[i], ws));
             }
         }
         self.chunks = work;
@@ -233,7 +368,8 @@ impl<T: Real> Lstm<T> {
             let i = self.config.input_size;
             for (plan, ws) in self.plans.iter().zip(&self.chunks) {
                 for (local, &global) in plan.global_rows.iter().enumerate() {
-                    gi[global * i..(global + 1) * i].copy_from_slice(&ws.dx0[local * i..(local + 1) * i]);
+                    gi[global * i..(global + 1) * i]
+                        .copy_from_slice(&ws.dx0[local * i..(local + 1) * i]);
                 }
             }
         }

@@ -40,19 +40,41 @@ impl<T: Real> PackedBatch<T> {
                 s.len() / input_size
             })
             .collect();
-        Self::build(&lengths, input_size, |b, t| &sequences[b][t * input_size..(t + 1) * input_size])
+        Self::build(&lengths, input_size, |b, t| {
+            &sequences[b][t * input_size..(t + 1) * input_size]
+        })
     }
 
     /// Packs a padded, batch-first `x: [B, T_max, I]` row-major with `lengths[b] ≤ T_max` valid frames each.
     ///
     /// # Panics
     /// If `x.len() != B·T_max·I`, `lengths.len() != B`, B = 0, or a length is 0 or above `T_max`.
-    pub fn from_padded(x: &[T], batch: usize, max_len: usize, input_size: usize, lengths: &[usize]) -> Self {
+    pub fn from_padded(
+        x: &[T],
+        batch: usize,
+        max_len: usize,
+        input_size: usize,
+        lengths: &[usize],
+    ) -> Self {
         assert!(input_size > 0, "PackedBatch: input_size must be positive");
-        assert_eq!(x.len(), batch * max_len * input_size, "PackedBatch::from_padded: x has {} values, need B·T·I = {}", x.len(), batch * max_len * input_size);
-        assert_eq!(lengths.len(), batch, "PackedBatch::from_padded: {} lengths for batch {batch}", lengths.len());
+        assert_eq!(
+            x.len(),
+            batch * max_len * input_size,
+            "PackedBatch::from_padded: x has {} values, need B·T·I = {}",
+            x.len(),
+            batch * max_len * input_size
+        );
+        assert_eq!(
+            lengths.len(),
+            batch,
+            "PackedBatch::from_padded: {} lengths for batch {batch}",
+            lengths.len()
+        );
         for (b, &l) in lengths.iter().enumerate() {
-            assert!(l >= 1 && l <= max_len, "PackedBatch::from_padded: lengths[{b}] = {l}, need 1..={max_len}");
+            assert!(
+                l >= 1 && l <= max_len,
+                "PackedBatch::from_padded: lengths[{b}] = {l}, need 1..={max_len}"
+            );
         }
         Self::build(lengths, input_size, |b, t| {
             let at = (b * max_len + t) * input_size;
@@ -60,7 +82,11 @@ impl<T: Real> PackedBatch<T> {
         })
     }
 
-    fn build<'a>(lengths: &[usize], input_size: usize, frame: impl Fn(usize, usize) -> &'a [T]) -> Self
+    fn build<'a>(
+        lengths: &[usize],
+        input_size: usize,
+        frame: impl Fn(usize, usize) -> &'a [T],
+    ) -> Self
     where
         T: 'a,
     {
@@ -72,7 +98,9 @@ impl<T: Real> PackedBatch<T> {
             position[b] = p;
         }
         let max_len = lengths[sorted_indices[0]];
-        let batch_sizes: Vec<usize> = (0..max_len).map(|t| lengths.iter().filter(|&&l| l > t).count()).collect();
+        let batch_sizes: Vec<usize> = (0..max_len)
+            .map(|t| lengths.iter().filter(|&&l| l > t).count())
+            .collect();
         let mut offsets = Vec::with_capacity(max_len + 1);
         let mut at = 0;
         for &bs in &batch_sizes {
@@ -86,7 +114,15 @@ impl<T: Real> PackedBatch<T> {
                 data.extend_from_slice(frame(b, t));
             }
         }
-        PackedBatch { data, input_size, lengths: lengths.to_vec(), sorted_indices, position, batch_sizes, offsets }
+        PackedBatch {
+            data,
+            input_size,
+            lengths: lengths.to_vec(),
+            sorted_indices,
+            position,
+            batch_sizes,
+            offsets,
+        }
     }
 
     /// Number of sequences B.
@@ -134,7 +170,11 @@ impl<T: Real> PackedBatch<T> {
     /// # Panics
     /// If `b` is out of range or `t ≥ lengths[b]`.
     pub fn row_of(&self, b: usize, t: usize) -> usize {
-        assert!(t < self.lengths[b], "PackedBatch::row_of: t = {t} but sequence {b} has length {}", self.lengths[b]);
+        assert!(
+            t < self.lengths[b],
+            "PackedBatch::row_of: t = {t} but sequence {b} has length {}",
+            self.lengths[b]
+        );
         self.offsets[t] + self.position[b]
     }
 }

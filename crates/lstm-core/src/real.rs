@@ -4,6 +4,7 @@
 //! products go through matrixmultiply's `sgemm`. `f64` runs the very same code through the scalar kernels
 //! and `dgemm`; it exists so that gradients can be checked against central finite differences.
 
+use crate::kernels::step_gemm::PackedPanels;
 use crate::kernels::{GateKernel, KernelKind};
 
 /// Floating-point element: `f32` (fast path) or `f64` (gradient checks).
@@ -80,10 +81,26 @@ pub trait Real:
     /// (the SIMD kernel is `f32`-only).
     #[doc(hidden)]
     fn gate_kernel(kind: KernelKind) -> Option<GateKernel<Self>>;
+
+    /// Whether [`Real::step_matmul`] has a fast path on this CPU (else callers use [`crate::gemm`]).
+    #[doc(hidden)]
+    fn has_step_matmul() -> bool;
+
+    /// `C (+)= A·B` against packed weights (see [`crate::kernels::step_gemm`]); false if unsupported.
+    #[doc(hidden)]
+    fn step_matmul(
+        m: usize,
+        a: &[Self],
+        lda: usize,
+        b: &PackedPanels<Self>,
+        c: &mut [Self],
+        ldc: usize,
+        overwrite: bool,
+    ) -> bool;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $gemm:path, $wide:path) => {
+    ($t:ty, $gemm:path, $wide:path, $has_step:expr, $step:expr) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -149,6 +166,20 @@ macro_rules! impl_real {
                 // SAFETY: forwarded verbatim; the caller guarantees the pointer/stride contract.
                 unsafe { $gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
             }
+            fn has_step_matmul() -> bool {
+                $has_step
+            }
+            fn step_matmul(
+                m: usize,
+                a: &[Self],
+                lda: usize,
+                b: &PackedPanels<Self>,
+                c: &mut [Self],
+                ldc: usize,
+                overwrite: bool,
+            ) -> bool {
+                $step(m, a, lda, b, c, ldc, overwrite)
+            }
             fn gate_kernel(kind: KernelKind) -> Option<GateKernel<Self>> {
                 match kind {
                     KernelKind::Scalar => Some(GateKernel::scalar()),
@@ -159,8 +190,20 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, matrixmultiply::sgemm, crate::kernels::gates_wide::kernel);
-impl_real!(f64, matrixmultiply::dgemm, crate::kernels::no_simd_kernel);
+impl_real!(
+    f32,
+    matrixmultiply::sgemm,
+    crate::kernels::gates_wide::kernel,
+    crate::kernels::step_gemm::available(),
+    crate::kernels::step_gemm::matmul_f32
+);
+impl_real!(
+    f64,
+    matrixmultiply::dgemm,
+    crate::kernels::no_simd_kernel,
+    false,
+    |_, _, _, _, _, _, _| false
+);
 
 #[cfg(test)]
 mod tests {
@@ -174,6 +217,6 @@ mod tests {
             assert!((s - direct).abs() <= 1e-15, "x={x}: {s} vs {direct}");
             assert!(s.is_finite());
         }
-        assert_eq!(Real::sigmoid(-200.0f32) >= 0.0, true);
+        assert!(Real::sigmoid(-200.0f32) >= 0.0);
     }
 }

@@ -11,15 +11,29 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 #[test]
 fn same_bits_for_one_and_two_threads() {
-    let config = LstmConfig { input_size: 6, hidden_size: 17, num_layers: 3, dropout: 0.25 };
+    let config = LstmConfig {
+        input_size: 6,
+        hidden_size: 17,
+        num_layers: 3,
+        dropout: 0.25,
+    };
     let lengths: Vec<usize> = (0..40).map(|b| 1 + (b * 11) % 13).collect(); // 3 chunks
     let p = problem::<f32>(config, &lengths, 7);
     let go = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let mut lstm = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
             let (o, gp, gx) = run(&mut lstm, &p, 3);
-            (bits(&o.h_n), bits(&o.c_n), bits(o.outputs.as_deref().unwrap()), bits(&gp), bits(&gx))
+            (
+                bits(&o.h_n),
+                bits(&o.c_n),
+                bits(o.outputs.as_deref().unwrap()),
+                bits(&gp),
+                bits(&gx),
+            )
         })
     };
     assert!(go(1) == go(2), "results differ between 1 and 2 threads");
@@ -28,7 +42,12 @@ fn same_bits_for_one_and_two_threads() {
 #[test]
 fn nan_prefilled_workspaces_change_nothing() {
     for kind in [KernelKind::Scalar, KernelKind::Wide] {
-        let config = LstmConfig { input_size: 4, hidden_size: 9, num_layers: 2, dropout: 0.2 };
+        let config = LstmConfig {
+            input_size: 4,
+            hidden_size: 9,
+            num_layers: 2,
+            dropout: 0.2,
+        };
         let big: Vec<usize> = (0..21).map(|b| 2 + b % 6).collect();
         let small = [5, 1, 3];
         let p_big = problem::<f32>(config, &big, 1);
@@ -41,7 +60,11 @@ fn nan_prefilled_workspaces_change_nothing() {
         let got = run(&mut dirty, &p_small, 4);
         assert_eq!(bits(&got.0.h_n), bits(&want.0.h_n), "{kind:?} h_n");
         assert_eq!(bits(&got.0.c_n), bits(&want.0.c_n), "{kind:?} c_n");
-        assert_eq!(bits(got.0.outputs.as_deref().unwrap()), bits(want.0.outputs.as_deref().unwrap()), "{kind:?} outputs");
+        assert_eq!(
+            bits(got.0.outputs.as_deref().unwrap()),
+            bits(want.0.outputs.as_deref().unwrap()),
+            "{kind:?} outputs"
+        );
         assert_eq!(bits(&got.1), bits(&want.1), "{kind:?} grad params");
         assert_eq!(bits(&got.2), bits(&want.2), "{kind:?} grad input");
     }

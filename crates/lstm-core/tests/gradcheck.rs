@@ -6,10 +6,25 @@ use common::{problem, run, Problem};
 use lstm_core::{ForwardOptions, Lstm, LstmConfig, PackedBatch};
 
 /// L = Σ g_h ⊙ h_n + Σ g_c ⊙ c_n + Σ g_out ⊙ outputs.
-fn loss(lstm: &mut Lstm<f64>, p: &Problem<f64>, params: &[f64], batch: &PackedBatch<f64>, seed: u64) -> f64 {
-    let out = lstm.forward(params, batch, ForwardOptions { keep_outputs: true, train_seed: Some(seed) });
+fn loss(
+    lstm: &mut Lstm<f64>,
+    p: &Problem<f64>,
+    params: &[f64],
+    batch: &PackedBatch<f64>,
+    seed: u64,
+) -> f64 {
+    let out = lstm.forward(
+        params,
+        batch,
+        ForwardOptions {
+            keep_outputs: true,
+            train_seed: Some(seed),
+        },
+    );
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    dot(&out.h_n, &p.g_h) + dot(&out.c_n, &p.g_c) + dot(out.outputs.as_deref().unwrap_or(&[]), &p.g_out)
+    dot(&out.h_n, &p.g_h)
+        + dot(&out.c_n, &p.g_c)
+        + dot(out.outputs.as_deref().unwrap_or(&[]), &p.g_out)
 }
 
 /// Fourth-order central difference: f'(0) ≈ (−f(2ε) + 8f(ε) − 8f(−ε) + f(−2ε)) / 12ε, error O(ε⁴).
@@ -22,7 +37,12 @@ fn rel_err(analytic: f64, numeric: f64) -> f64 {
 }
 
 fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], dropout: f64, seed: u64) {
-    let config = LstmConfig { input_size: input, hidden_size: hidden, num_layers: layers, dropout };
+    let config = LstmConfig {
+        input_size: input,
+        hidden_size: hidden,
+        num_layers: layers,
+        dropout,
+    };
     let p = problem::<f64>(config, lengths, seed);
     let mut lstm = Lstm::<f64>::new(config);
     let (_, gp, gx) = run(&mut lstm, &p, seed);
@@ -31,14 +51,23 @@ fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], dropout:
     let mut params = p.params.clone();
     for i in 0..params.len() {
         let v = params[i];
-        let numeric = central(|d| {
-            params[i] = v + d;
-            let l = loss(&mut lstm, &p, &params, &p.batch, seed);
-            params[i] = v;
-            l
-        }, eps);
+        let numeric = central(
+            |d| {
+                params[i] = v + d;
+                let l = loss(&mut lstm, &p, &params, &p.batch, seed);
+                params[i] = v;
+                l
+            },
+            eps,
+        );
         let e = rel_err(gp[i], numeric);
-        let name = &lstm.layout().tensors().iter().find(|t| t.range.contains(&i)).map(|t| t.name.clone()).unwrap_or_default();
+        let name = &lstm
+            .layout()
+            .tensors()
+            .iter()
+            .find(|t| t.range.contains(&i))
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
         assert!(e <= 1e-6, "L{layers} H{hidden} {lengths:?}: {name} (flat {i}) analytic {} numeric {numeric} rel {e:e}", gp[i]);
         worst = worst.max(e);
     }
@@ -47,14 +76,23 @@ fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], dropout:
     for j in 0..data.len() {
         let v = data[j];
         let batch_at = |data: &[f64]| rebuild(&p.batch, data, lengths);
-        let numeric = central(|d| {
-            data[j] = v + d;
-            let l = loss(&mut lstm, &p, &p.params, &batch_at(&data), seed);
-            data[j] = v;
-            l
-        }, eps);
+        let numeric = central(
+            |d| {
+                data[j] = v + d;
+                let l = loss(&mut lstm, &p, &p.params, &batch_at(&data), seed);
+                data[j] = v;
+                l
+            },
+            eps,
+        );
         let e = rel_err(gx[j], numeric);
-        assert!(e <= 1e-6, "L{layers} H{hidden}: input row {} col {}: analytic {} rel {e:e}", j / input, j % input, gx[j]);
+        assert!(
+            e <= 1e-6,
+            "L{layers} H{hidden}: input row {} col {}: analytic {} rel {e:e}",
+            j / input,
+            j % input,
+            gx[j]
+        );
         worst = worst.max(e);
     }
     eprintln!("L{layers} I{input} H{hidden} lengths {lengths:?} dropout {dropout}: {} params, {n_rows} frames, worst rel err {worst:e}", p.params.len());
@@ -63,7 +101,13 @@ fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], dropout:
 /// The same batch with its packed data replaced.
 fn rebuild(batch: &PackedBatch<f64>, packed: &[f64], lengths: &[usize]) -> PackedBatch<f64> {
     let i = batch.input_size();
-    let seqs: Vec<Vec<f64>> = (0..lengths.len()).map(|b| (0..lengths[b]).flat_map(|t| packed[batch.row_of(b, t) * i..][..i].to_vec()).collect()).collect();
+    let seqs: Vec<Vec<f64>> = (0..lengths.len())
+        .map(|b| {
+            (0..lengths[b])
+                .flat_map(|t| packed[batch.row_of(b, t) * i..][..i].to_vec())
+                .collect()
+        })
+        .collect();
     let refs: Vec<&[f64]> = seqs.iter().map(|s| s.as_slice()).collect();
     PackedBatch::from_sequences(&refs, i)
 }

@@ -9,11 +9,18 @@ use safetensors::SafeTensors;
 
 #[test]
 fn num_params_equals_pytorch_for_table1_shapes() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/lstm/num_params.safetensors");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/lstm/num_params.safetensors"
+    );
     let bytes = std::fs::read(path).expect("fixture missing: run fixtures/lstm/make_fixtures.py");
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let t = st.tensor("shapes_and_counts").unwrap();
-    let v: Vec<i64> = t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+    let v: Vec<i64> = t
+        .data()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     assert_eq!(v.len(), 9 * 4);
     for row in v.chunks_exact(4) {
         let config = LstmConfig::new(row[2] as usize, row[1] as usize, row[0] as usize);
@@ -26,7 +33,19 @@ fn num_params_equals_pytorch_for_table1_shapes() {
 fn layout_follows_state_dict_order() {
     let layout = ParamLayout::new(&LstmConfig::new(5, 3, 2));
     let names: Vec<&str> = layout.tensors().iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"]);
+    assert_eq!(
+        names,
+        [
+            "weight_ih_l0",
+            "weight_hh_l0",
+            "bias_ih_l0",
+            "bias_hh_l0",
+            "weight_ih_l1",
+            "weight_hh_l1",
+            "bias_ih_l1",
+            "bias_hh_l1"
+        ]
+    );
     assert_eq!(layout.tensors()[4].shape, vec![12, 3]);
     let mut at = 0;
     for t in layout.tensors() {
@@ -38,8 +57,18 @@ fn layout_follows_state_dict_order() {
 
 fn gram(q: &[f64], rows: usize, cols: usize, by_columns: bool) -> f64 {
     // max |QᵀQ − I| (columns) or |QQᵀ − I| (rows)
-    let (n, len) = if by_columns { (cols, rows) } else { (rows, cols) };
-    let at = |v: usize, i: usize| if by_columns { q[i * cols + v] } else { q[v * cols + i] };
+    let (n, len) = if by_columns {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let at = |v: usize, i: usize| {
+        if by_columns {
+            q[i * cols + v]
+        } else {
+            q[v * cols + i]
+        }
+    };
     let mut worst = 0.0f64;
     for a in 0..n {
         for b in 0..n {
@@ -62,12 +91,18 @@ fn orthogonal_is_orthonormal_tall_and_wide() {
     let mut q = vec![0.0f64; 8 * 4];
     init::orthogonal(8, 4, 2.0, &mut r, &mut q);
     let col0: f64 = (0..8).map(|i| q[i * 4] * q[i * 4]).sum();
-    assert!((col0 - 4.0).abs() < 1e-12, "gain 2 gives column norm² {col0}");
+    assert!(
+        (col0 - 4.0).abs() < 1e-12,
+        "gain 2 gives column norm² {col0}"
+    );
 }
 
 fn mean_var(v: &[f64]) -> (f64, f64) {
     let m = v.iter().sum::<f64>() / v.len() as f64;
-    (m, v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64)
+    (
+        m,
+        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64,
+    )
 }
 
 #[test]
@@ -86,8 +121,14 @@ fn xavier_variance_matches_definition() {
         }
         let (m, var) = mean_var(&w);
         // n = 17408 samples: the sample variance's relative standard error is ≈ 1.1% (normal) or 0.7% (uniform).
-        assert!(m.abs() < 4.0 * (want / w.len() as f64).sqrt(), "uniform={uniform}: mean {m}");
-        assert!((var / want - 1.0).abs() < 0.05, "uniform={uniform}: variance {var} vs {want}");
+        assert!(
+            m.abs() < 4.0 * (want / w.len() as f64).sqrt(),
+            "uniform={uniform}: mean {m}"
+        );
+        assert!(
+            (var / want - 1.0).abs() < 0.05,
+            "uniform={uniform}: variance {var} vs {want}"
+        );
     }
 }
 
@@ -108,7 +149,14 @@ fn paper_init_sets_forget_bias_and_zero_elsewhere() {
         let hh: Vec<f64> = p[l.weight_hh.clone()].iter().map(|&x| x as f64).collect();
         assert!(gram(&hh, 128, 32, true) < 1e-5);
     }
-    let only_ih = InitConfig { weight_ih: WeightInit::XavierUniform { gain: 1.0 }, weight_hh: WeightInit::UniformHidden, bias: BiasInit::Zero { forget_gate: Some(2.0), target: BiasTarget::Ih } };
+    let only_ih = InitConfig {
+        weight_ih: WeightInit::XavierUniform { gain: 1.0 },
+        weight_hh: WeightInit::UniformHidden,
+        bias: BiasInit::Zero {
+            forget_gate: Some(2.0),
+            target: BiasTarget::Ih,
+        },
+    };
     init::init_lstm(&layout, &only_ih, &mut rng(2), &mut p);
     let l = layout.layer(0);
     assert_eq!(p[l.bias_ih.start + 40], 2.0);

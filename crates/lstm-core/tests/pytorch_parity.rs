@@ -11,12 +11,23 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/lstm");
 
 /// A tensor as f64 values plus its shape.
 fn tensor(st: &SafeTensors<'_>, name: &str) -> (Vec<f64>, Vec<usize>) {
-    let t = st.tensor(name).unwrap_or_else(|e| panic!("fixture tensor {name}: {e}"));
+    let t = st
+        .tensor(name)
+        .unwrap_or_else(|e| panic!("fixture tensor {name}: {e}"));
     let b = t.data();
     let v = match t.dtype() {
-        Dtype::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-        Dtype::F64 => b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
-        Dtype::I64 => b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        Dtype::F32 => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        Dtype::F64 => b
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        Dtype::I64 => b
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
         d => panic!("fixture tensor {name}: unexpected dtype {d:?}"),
     };
     (v, t.shape().to_vec())
@@ -27,11 +38,16 @@ fn cast<T: Real>(v: &[f64]) -> Vec<T> {
 }
 
 fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
-    let bytes = std::fs::read(format!("{DIR}/lstm_l{layers}.safetensors")).expect("fixture missing: run fixtures/lstm/make_fixtures.py");
+    let bytes = std::fs::read(format!("{DIR}/lstm_l{layers}.safetensors"))
+        .expect("fixture missing: run fixtures/lstm/make_fixtures.py");
     let st = SafeTensors::deserialize(&bytes).expect("fixture is valid safetensors");
     let (x, xs) = tensor(&st, "x");
     let (b, t_max, input) = (xs[0], xs[1], xs[2]);
-    let lengths: Vec<usize> = tensor(&st, "lengths").0.iter().map(|&l| l as usize).collect();
+    let lengths: Vec<usize> = tensor(&st, "lengths")
+        .0
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
     let hidden = tensor(&st, "weight_hh_l0").1[1];
     let config = LstmConfig::new(input, hidden, layers);
     let mut lstm = Lstm::<T>::with_kernel(config, kind).unwrap();
@@ -42,18 +58,63 @@ fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
         params[spec.range.clone()].copy_from_slice(&cast::<T>(&v));
     }
     let batch = PackedBatch::from_padded(&cast::<T>(&x), b, t_max, input, &lengths);
-    let out = lstm.forward(&params, &batch, ForwardOptions { keep_outputs: true, train_seed: Some(0) });
+    let out = lstm.forward(
+        &params,
+        &batch,
+        ForwardOptions {
+            keep_outputs: true,
+            train_seed: Some(0),
+        },
+    );
     let what = format!("L{layers} {kind:?} {}", std::any::type_name::<T>());
-    assert_close(&format!("{what} h_n"), &out.h_n, &tensor(&st, "h_n").0, rel, abs);
-    assert_close(&format!("{what} c_n"), &out.c_n, &tensor(&st, "c_n").0, rel, abs);
-    assert_close(&format!("{what} outputs"), out.outputs.as_deref().unwrap(), &tensor(&st, "outputs").0, rel, abs);
+    assert_close(
+        &format!("{what} h_n"),
+        &out.h_n,
+        &tensor(&st, "h_n").0,
+        rel,
+        abs,
+    );
+    assert_close(
+        &format!("{what} c_n"),
+        &out.c_n,
+        &tensor(&st, "c_n").0,
+        rel,
+        abs,
+    );
+    assert_close(
+        &format!("{what} outputs"),
+        out.outputs.as_deref().unwrap(),
+        &tensor(&st, "outputs").0,
+        rel,
+        abs,
+    );
 
-    let (g_h, g_c, g_o) = (cast::<T>(&tensor(&st, "grad_h_n").0), cast::<T>(&tensor(&st, "grad_c_n").0), cast::<T>(&tensor(&st, "grad_outputs").0));
+    let (g_h, g_c, g_o) = (
+        cast::<T>(&tensor(&st, "grad_h_n").0),
+        cast::<T>(&tensor(&st, "grad_c_n").0),
+        cast::<T>(&tensor(&st, "grad_outputs").0),
+    );
     let mut gp = vec![T::ZERO; params.len()];
     let mut gx = vec![T::NAN; batch.data().len()];
-    lstm.backward(&params, &batch, LstmGradients { h_n: Some(&g_h), c_n: Some(&g_c), outputs: Some(&g_o) }, &mut gp, Some(&mut gx));
+    lstm.backward(
+        &params,
+        &batch,
+        LstmGradients {
+            h_n: Some(&g_h),
+            c_n: Some(&g_c),
+            outputs: Some(&g_o),
+        },
+        &mut gp,
+        Some(&mut gx),
+    );
     for spec in lstm.layout().tensors() {
-        assert_close(&format!("{what} grad {}", spec.name), &gp[spec.range.clone()], &tensor(&st, &format!("grad.{}", spec.name)).0, rel, abs);
+        assert_close(
+            &format!("{what} grad {}", spec.name),
+            &gp[spec.range.clone()],
+            &tensor(&st, &format!("grad.{}", spec.name)).0,
+            rel,
+            abs,
+        );
     }
     // torch's grad.x is padded [B, T, I]; ours is packed.
     let want_x = tensor(&st, "grad.x").0;
@@ -61,7 +122,8 @@ fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
     for (bi, &l) in lengths.iter().enumerate() {
         for t in 0..l {
             let row = batch.row_of(bi, t);
-            got_padded[(bi * t_max + t) * input..][..input].copy_from_slice(&gx[row * input..][..input]);
+            got_padded[(bi * t_max + t) * input..][..input]
+                .copy_from_slice(&gx[row * input..][..input]);
         }
     }
     assert_close(&format!("{what} grad x"), &got_padded, &want_x, rel, abs);

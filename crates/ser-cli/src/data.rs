@@ -37,7 +37,11 @@ pub struct LabelledData {
 impl LabelledData {
     /// Distinct speakers, sorted (empty when the source has none).
     pub fn speakers(&self) -> Vec<String> {
-        let mut s: Vec<String> = self.items.iter().filter_map(|i| i.speaker.clone()).collect();
+        let mut s: Vec<String> = self
+            .items
+            .iter()
+            .filter_map(|i| i.speaker.clone())
+            .collect();
         s.sort();
         s.dedup();
         s
@@ -115,10 +119,7 @@ fn load_csv(file: &Path) -> Result<LabelledData> {
         }
         let at = || format!("{}:{}", file.display(), number + 1);
         if !(2..=3).contains(&fields.len()) || fields[0].is_empty() {
-            bail!(
-                "{}: expected `path,label[,speaker]`, found {line:?}",
-                at()
-            );
+            bail!("{}: expected `path,label[,speaker]`, found {line:?}", at());
         }
         let label = class_names
             .iter()
@@ -132,7 +133,10 @@ fn load_csv(file: &Path) -> Result<LabelledData> {
                 )
             })?;
         let path = base.join(fields[0]);
-        let speaker = fields.get(2).filter(|s| !s.is_empty()).map(|s| s.to_string());
+        let speaker = fields
+            .get(2)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string());
         items.push(Item {
             path,
             label,
@@ -158,7 +162,11 @@ mod tests {
     fn csv_list_resolves_paths_and_labels() {
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("list.csv");
-        std::fs::write(&csv, "path,label,speaker\na.wav,Angry,s1\n\nsub/b.wav,calm\n").unwrap();
+        std::fs::write(
+            &csv,
+            "path,label,speaker\na.wav,Angry,s1\n\nsub/b.wav,calm\n",
+        )
+        .unwrap();
         let data = load(&csv, &Ui::new(Verbosity::Quiet)).unwrap();
         assert_eq!(data.items.len(), 2);
         assert_eq!(data.items[0].path, dir.path().join("a.wav"));

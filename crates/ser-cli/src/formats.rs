@@ -46,7 +46,11 @@ pub fn npy_f32(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
 /// # Panics
 /// If `data.len() != rows * cols`.
 pub fn csv_matrix(data: &[f32], rows: usize, cols: usize) -> String {
-    assert_eq!(data.len(), rows * cols, "csv_matrix: data is not [rows, cols]");
+    assert_eq!(
+        data.len(),
+        rows * cols,
+        "csv_matrix: data is not [rows, cols]"
+    );
     let mut s = String::from("frame");
     for c in 0..cols {
         let _ = write!(s, ",mfcc_{c}");
@@ -93,7 +97,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "frame,mfcc_0,mfcc_1");
         assert_eq!(lines.len(), 3);
-        let last: Vec<f32> = lines[2].split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+        let last: Vec<f32> = lines[2]
+            .split(',')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
         assert_eq!(last, [3.25, 1e-7]);
     }
 }

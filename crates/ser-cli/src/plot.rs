@@ -265,7 +265,11 @@ pub fn confusion_heatmap(
             let colour: &'static RGBColor = if share > 0.5 { &WHITE } else { &BLACK };
             EmptyElement::at((SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)))
                 + Text::new(count.to_string(), (0, -9), centred(17, colour))
-                + Text::new(format!("{:.0}%", share * 100.0), (0, 11), centred(13, colour))
+                + Text::new(
+                    format!("{:.0}%", share * 100.0),
+                    (0, 11),
+                    centred(13, colour),
+                )
         }))?;
 
         let mut bar = ChartBuilder::on(&bar_area)

@@ -12,8 +12,17 @@ fn read_npy(bytes: &[u8]) -> ((usize, usize), Vec<f32>) {
     let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
     assert!(header.contains("'descr': '<f4'"), "{header}");
     assert!(header.contains("'fortran_order': False"), "{header}");
-    let shape = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let dims: Vec<usize> = shape.split(',').map(|d| d.trim().parse().unwrap()).collect();
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let dims: Vec<usize> = shape
+        .split(',')
+        .map(|d| d.trim().parse().unwrap())
+        .collect();
     let values: Vec<f32> = bytes[10 + header_len..]
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -27,12 +36,15 @@ fn npy_has_numpy_header_and_frames_by_coefficients() {
     // 1 s at 16 kHz, paper preset: centred frames every 2048 samples -> 1 + 16000 / 2048 = 8 frames.
     write_wav(&dir.path().join("tone.wav"), 440.0, 1.0, 16_000, 1);
     ser(dir.path(), &["features", "tone.wav", "-o", "out"]).ok();
-    let ((frames, coeffs), values) = read_npy(&std::fs::read(dir.path().join("out/tone.npy")).unwrap());
+    let ((frames, coeffs), values) =
+        read_npy(&std::fs::read(dir.path().join("out/tone.npy")).unwrap());
     assert_eq!((frames, coeffs), (1 + 16_000 / 2048, 34));
     assert_eq!(values.len(), frames * coeffs);
     assert!(values.iter().all(|v| v.is_finite()));
-    let settings: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/features.json")).unwrap()).unwrap();
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/features.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(settings["features"]["preset"], "paper");
     assert_eq!(settings["features"]["mfcc"]["n_mfcc"], 34);
 }
@@ -41,7 +53,18 @@ fn npy_has_numpy_header_and_frames_by_coefficients() {
 fn explicit_parameters_override_the_preset() {
     let dir = tempfile::tempdir().unwrap();
     write_wav(&dir.path().join("tone.wav"), 300.0, 0.5, 16_000, 2);
-    let args = ["features", "tone.wav", "-o", "out", "--preset", "25ms", "--n-mfcc", "13", "--hop-length", "400"];
+    let args = [
+        "features",
+        "tone.wav",
+        "-o",
+        "out",
+        "--preset",
+        "25ms",
+        "--n-mfcc",
+        "13",
+        "--hop-length",
+        "400",
+    ];
     ser(dir.path(), &args).ok();
     let ((frames, coeffs), _) = read_npy(&std::fs::read(dir.path().join("out/tone.npy")).unwrap());
     // Not centred: frames of n_fft = 2048 samples every 400 samples.
@@ -53,7 +76,11 @@ fn csv_has_frame_and_coefficient_columns_and_folders_are_mirrored() {
     let dir = tempfile::tempdir().unwrap();
     write_wav(&dir.path().join("in/a/one.wav"), 200.0, 0.5, 16_000, 3);
     write_wav(&dir.path().join("in/b/two.wav"), 250.0, 0.7, 16_000, 4);
-    ser(dir.path(), &["features", "in", "-o", "out", "--format", "csv"]).ok();
+    ser(
+        dir.path(),
+        &["features", "in", "-o", "out", "--format", "csv"],
+    )
+    .ok();
     for (name, samples) in [("out/a/one.csv", 8000), ("out/b/two.csv", 11200)] {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
         let mut lines = text.lines();
@@ -68,7 +95,9 @@ fn csv_has_frame_and_coefficient_columns_and_folders_are_mirrored() {
             let fields: Vec<&str> = row.split(',').collect();
             assert_eq!(fields.len(), 35);
             assert_eq!(fields[0].parse::<usize>().unwrap(), t);
-            assert!(fields[1..].iter().all(|v| v.parse::<f32>().unwrap().is_finite()));
+            assert!(fields[1..]
+                .iter()
+                .all(|v| v.parse::<f32>().unwrap().is_finite()));
         }
     }
 }
@@ -84,7 +113,11 @@ fn existing_outputs_are_kept_without_force() {
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
-    ser(dir.path(), &["--force", "features", "tone.wav", "-o", "out"]).ok();
+    ser(
+        dir.path(),
+        &["--force", "features", "tone.wav", "-o", "out"],
+    )
+    .ok();
     assert_eq!(&std::fs::read(&out).unwrap()[..6], b"\x93NUMPY");
 }
 
@@ -93,8 +126,16 @@ fn missing_file_is_named_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let run = ser(dir.path(), &["features", "missing.wav", "-o", "out"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("missing.wav") && run.stderr.contains("does not exist"), "{}", run.stderr);
-    assert!(!run.stderr.contains("backtrace") && !run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("missing.wav") && run.stderr.contains("does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("backtrace") && !run.stderr.contains("panicked"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -102,9 +143,16 @@ fn non_wav_file_is_named_and_fails_but_others_are_written() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.wav"), "this is text, not audio").unwrap();
     write_wav(&dir.path().join("good.wav"), 440.0, 0.5, 16_000, 6);
-    let run = ser(dir.path(), &["features", "notes.wav", "good.wav", "-o", "out"]);
+    let run = ser(
+        dir.path(),
+        &["features", "notes.wav", "good.wav", "-o", "out"],
+    );
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("notes.wav") && run.stderr.contains("not a RIFF/WAVE"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("notes.wav") && run.stderr.contains("not a RIFF/WAVE"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("1 of 2 files failed"), "{}", run.stderr);
     assert!(dir.path().join("out/good.npy").is_file());
     assert!(!dir.path().join("out/notes.npy").exists());
@@ -114,9 +162,18 @@ fn non_wav_file_is_named_and_fails_but_others_are_written() {
 fn unknown_preset_is_a_usage_error_listing_the_presets() {
     let dir = tempfile::tempdir().unwrap();
     write_wav(&dir.path().join("tone.wav"), 440.0, 0.5, 16_000, 7);
-    let run = ser(dir.path(), &["features", "tone.wav", "-o", "out", "--preset", "fast"]);
+    let run = ser(
+        dir.path(),
+        &["features", "tone.wav", "-o", "out", "--preset", "fast"],
+    );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("'fast'") && run.stderr.contains("paper") && run.stderr.contains("25ms"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("'fast'")
+            && run.stderr.contains("paper")
+            && run.stderr.contains("25ms"),
+        "{}",
+        run.stderr
+    );
     assert!(!dir.path().join("out").exists());
 }
 
@@ -125,7 +182,11 @@ fn every_subcommand_has_help_with_examples() {
     let dir = tempfile::tempdir().unwrap();
     for sub in ["features", "train", "eval", "predict", "info"] {
         let run = ser(dir.path(), &[sub, "--help"]).ok();
-        assert!(run.stdout.contains("Examples:"), "{sub} --help:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("Examples:"),
+            "{sub} --help:\n{}",
+            run.stdout
+        );
     }
     let run = ser(dir.path(), &["predict", "--help"]).ok();
     assert!(run.stdout.contains("RAVDESS") && run.stdout.contains("CC BY-NC-SA 4.0"));

@@ -12,14 +12,17 @@ fn bench_dct(c: &mut Criterion) {
         let x: Vec<f32> = (0..FRAMES * n_in).map(|i| -((i % 61) as f32)).collect();
         let mut out = vec![0.0f32; FRAMES * n_out];
         group.throughput(Throughput::Elements(FRAMES as u64));
-        group.bench_function(BenchmarkId::from_parameter(format!("in{n_in}_out{n_out}_frames{FRAMES}")), |b| {
-            b.iter(|| {
-                for (src, dst) in x.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
-                    dct.apply(src, dst);
-                }
-                out[0]
-            })
-        });
+        group.bench_function(
+            BenchmarkId::from_parameter(format!("in{n_in}_out{n_out}_frames{FRAMES}")),
+            |b| {
+                b.iter(|| {
+                    for (src, dst) in x.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
+                        dct.apply(src, dst);
+                    }
+                    out[0]
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -10,7 +10,12 @@ use ser_dsp::{decode_wav, MfccConfig, MfccExtractor};
 
 fn wav_bytes(samples: &[f32], sr: u32) -> Vec<u8> {
     let mut cursor = std::io::Cursor::new(Vec::new());
-    let spec = hound::WavSpec { channels: 1, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: sr,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::new(&mut cursor, spec).unwrap();
     for &x in samples {
         w.write_sample((x * 32767.0) as i16).unwrap();

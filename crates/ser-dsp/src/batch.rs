@@ -52,7 +52,9 @@ pub fn extract_files(paths: &[PathBuf], config: &MfccConfig) -> Vec<Result<Featu
                     e.insert(MfccExtractor::from_plan(cache.get(audio.sample_rate)?))
                 }
             };
-            extractor.compute(&audio.samples).map_err(|e| e.with_path(path))
+            extractor
+                .compute(&audio.samples)
+                .map_err(|e| e.with_path(path))
         })
         .collect()
 }
@@ -63,7 +65,10 @@ pub fn find_wavs(dir: &Path) -> Result<Vec<PathBuf>, DspError> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
-        let io_err = |source| DspError::Io { path: d.clone(), source };
+        let io_err = |source| DspError::Io {
+            path: d.clone(),
+            source,
+        };
         for entry in std::fs::read_dir(&d).map_err(io_err)? {
             let entry = entry.map_err(io_err)?;
             let path = entry.path();
@@ -73,7 +78,10 @@ pub fn find_wavs(dir: &Path) -> Result<Vec<PathBuf>, DspError> {
             })?;
             if kind.is_dir() {
                 pending.push(path);
-            } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+            } else if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+            {
                 found.push(path);
             }
         }

@@ -157,9 +157,15 @@ impl MfccConfig {
             return Err(invalid("sample_rate", "0".into(), "must be positive"));
         }
         if self.n_fft < 2 {
-            return Err(invalid("n_fft", self.n_fft.to_string(), "must be at least 2"));
+            return Err(invalid(
+                "n_fft",
+                self.n_fft.to_string(),
+                "must be at least 2",
+            ));
         }
-        let win_length = self.win_length.map_or(self.n_fft, |s| s.to_samples(sample_rate));
+        let win_length = self
+            .win_length
+            .map_or(self.n_fft, |s| s.to_samples(sample_rate));
         if win_length == 0 || win_length > self.n_fft {
             return Err(invalid(
                 "win_length",
@@ -167,9 +173,15 @@ impl MfccConfig {
                 &format!("must be in 1..={} (n_fft) at {sample_rate} Hz", self.n_fft),
             ));
         }
-        let hop_length = self.hop_length.map_or(win_length / 4, |s| s.to_samples(sample_rate));
+        let hop_length = self
+            .hop_length
+            .map_or(win_length / 4, |s| s.to_samples(sample_rate));
         if hop_length == 0 {
-            return Err(invalid("hop_length", "0".into(), &format!("must be positive at {sample_rate} Hz")));
+            return Err(invalid(
+                "hop_length",
+                "0".into(),
+                &format!("must be positive at {sample_rate} Hz"),
+            ));
         }
         if self.n_mels == 0 {
             return Err(invalid("n_mels", "0".into(), "must be positive"));
@@ -190,18 +202,34 @@ impl MfccConfig {
             ));
         }
         if !(self.amin > 0.0 && self.amin.is_finite()) {
-            return Err(invalid("amin", self.amin.to_string(), "must be positive and finite"));
+            return Err(invalid(
+                "amin",
+                self.amin.to_string(),
+                "must be positive and finite",
+            ));
         }
         if !(self.ref_power >= 0.0 && self.ref_power.is_finite()) {
-            return Err(invalid("ref_power", self.ref_power.to_string(), "must be >= 0 and finite"));
+            return Err(invalid(
+                "ref_power",
+                self.ref_power.to_string(),
+                "must be >= 0 and finite",
+            ));
         }
         if let Some(top) = self.top_db {
             if !(top >= 0.0 && top.is_finite()) {
-                return Err(invalid("top_db", top.to_string(), "must be >= 0 and finite"));
+                return Err(invalid(
+                    "top_db",
+                    top.to_string(),
+                    "must be >= 0 and finite",
+                ));
             }
         }
         if !(self.lifter >= 0.0 && self.lifter.is_finite()) {
-            return Err(invalid("lifter", self.lifter.to_string(), "must be >= 0 and finite"));
+            return Err(invalid(
+                "lifter",
+                self.lifter.to_string(),
+                "must be >= 0 and finite",
+            ));
         }
         Ok(Resolved {
             sample_rate,

@@ -26,12 +26,19 @@ impl Dct2 {
     /// # Panics
     /// If `n_in == 0`, `n_out > n_in` or `lifter < 0` (validated earlier by [`crate::MfccConfig`]).
     pub fn new(n_in: usize, n_out: usize, lifter: f64) -> Self {
-        assert!(n_in > 0 && n_out <= n_in, "DCT wants 0 < n_out ({n_out}) <= n_in ({n_in})");
+        assert!(
+            n_in > 0 && n_out <= n_in,
+            "DCT wants 0 < n_out ({n_out}) <= n_in ({n_in})"
+        );
         assert!(lifter >= 0.0, "lifter must be >= 0, got {lifter}");
         let n = n_in as f64;
         let mut matrix = Vec::with_capacity(n_out * n_in);
         for k in 0..n_out {
-            let s = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+            let s = if k == 0 {
+                (1.0 / n).sqrt()
+            } else {
+                (2.0 / n).sqrt()
+            };
             let lift = if lifter > 0.0 {
                 1.0 + lifter / 2.0 * (std::f64::consts::PI * (k + 1) as f64 / lifter).sin()
             } else {
@@ -42,7 +49,11 @@ impl Dct2 {
                 matrix.push((s * lift * angle.cos()) as f32);
             }
         }
-        Self { n_in, n_out, matrix }
+        Self {
+            n_in,
+            n_out,
+            matrix,
+        }
     }
 
     /// Input length `N`.

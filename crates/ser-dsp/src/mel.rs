@@ -130,12 +130,19 @@ impl MelFilterbank {
     /// If `n_fft == 0`, `n_mels == 0` or the sample rate is 0 (validated earlier by
     /// [`crate::MfccConfig`]).
     pub fn new(p: &MelParams) -> Self {
-        assert!(p.n_fft > 0 && p.n_mels > 0 && p.sample_rate > 0, "invalid mel parameters {p:?}");
+        assert!(
+            p.n_fft > 0 && p.n_mels > 0 && p.sample_rate > 0,
+            "invalid mel parameters {p:?}"
+        );
         let n_bins = p.n_fft / 2 + 1;
         // numpy.fft.rfftfreq: k * (1 / (n * (1 / sr)))
         let bin_hz = 1.0 / (p.n_fft as f64 * (1.0 / f64::from(p.sample_rate)));
         let freqs: Vec<f64> = (0..n_bins).map(|k| k as f64 * bin_hz).collect();
-        let mels = linspace(hz_to_mel(p.fmin, p.scale), hz_to_mel(p.fmax, p.scale), p.n_mels + 2);
+        let mels = linspace(
+            hz_to_mel(p.fmin, p.scale),
+            hz_to_mel(p.fmax, p.scale),
+            p.n_mels + 2,
+        );
         let edges: Vec<f64> = mels.iter().map(|&m| mel_to_hz(m, p.scale)).collect();
 
         let mut starts = Vec::with_capacity(p.n_mels);
@@ -183,7 +190,10 @@ impl MelFilterbank {
 
     /// Non-zero run of filter `m`: its first bin and weights.
     pub fn filter(&self, m: usize) -> (usize, &[f32]) {
-        (self.starts[m], &self.weights[self.offsets[m]..self.offsets[m + 1]])
+        (
+            self.starts[m],
+            &self.weights[self.offsets[m]..self.offsets[m + 1]],
+        )
     }
 
     /// The dense matrix, row-major `[n_mels, n_bins]` (as `librosa.filters.mel` returns it).

@@ -121,7 +121,10 @@ pub struct MfccExtractor {
 impl MfccExtractor {
     /// Plans the pipeline for `config` at `sample_rate`.
     pub fn new(config: &MfccConfig, sample_rate: u32) -> Result<Self, DspError> {
-        Ok(Self::from_plan(Arc::new(MfccPlan::new(config, sample_rate)?)))
+        Ok(Self::from_plan(Arc::new(MfccPlan::new(
+            config,
+            sample_rate,
+        )?)))
     }
 
     /// An extractor over a shared plan, with fresh scratch.
@@ -144,16 +147,19 @@ impl MfccExtractor {
     pub fn mel_db(&mut self, samples: &[f32]) -> Result<(usize, &[f32]), DspError> {
         let plan = &*self.plan;
         let framing = plan.stft.framing();
-        let n_frames = framing.n_frames(samples.len()).ok_or_else(|| DspError::TooShort {
-            path: "<memory>".into(),
-            len: samples.len(),
-            needed: framing.min_len(),
-        })?;
+        let n_frames = framing
+            .n_frames(samples.len())
+            .ok_or_else(|| DspError::TooShort {
+                path: "<memory>".into(),
+                len: samples.len(),
+                needed: framing.min_len(),
+            })?;
         let n_mels = plan.mel.n_mels();
         self.mel_db.clear();
         self.mel_db.resize(n_frames * n_mels, 0.0);
         for (t, row) in self.mel_db.chunks_exact_mut(n_mels).enumerate() {
-            plan.stft.frame_power(samples, t, &mut self.stft_scratch, &mut self.power);
+            plan.stft
+                .frame_power(samples, t, &mut self.stft_scratch, &mut self.power);
             plan.mel.apply(&self.power, row);
             plan.db.to_db(row);
         }
@@ -169,7 +175,11 @@ impl MfccExtractor {
         let dct = &self.plan.dct;
         let (n_mels, n_coeffs) = (dct.n_in(), dct.n_out());
         let mut data = vec![0.0f32; n_frames * n_coeffs];
-        for (src, dst) in self.mel_db.chunks_exact(n_mels).zip(data.chunks_exact_mut(n_coeffs)) {
+        for (src, dst) in self
+            .mel_db
+            .chunks_exact(n_mels)
+            .zip(data.chunks_exact_mut(n_coeffs))
+        {
             dct.apply(src, dst);
         }
         Ok(Features {

@@ -164,7 +164,10 @@ impl PowerStft {
     pub fn make_scratch(&self) -> StftScratch {
         let zero = Complex::new(0.0, 0.0);
         let (spectrum, fft_scratch) = match &self.transform {
-            Transform::Even { fft, .. } => (vec![zero; fft.len()], vec![zero; fft.get_inplace_scratch_len()]),
+            Transform::Even { fft, .. } => (
+                vec![zero; fft.len()],
+                vec![zero; fft.get_inplace_scratch_len()],
+            ),
             Transform::Odd(fft) => (fft.make_output_vec(), fft.make_scratch_vec()),
         };
         StftScratch {
@@ -178,8 +181,18 @@ impl PowerStft {
     ///
     /// # Panics
     /// If `power.len() != n_bins`, or the scratch was made by a plan of another size.
-    pub fn frame_power(&self, samples: &[f32], t: usize, scratch: &mut StftScratch, power: &mut [f32]) {
-        assert_eq!(power.len(), self.n_bins(), "power buffer has the wrong length");
+    pub fn frame_power(
+        &self,
+        samples: &[f32],
+        t: usize,
+        scratch: &mut StftScratch,
+        power: &mut [f32],
+    ) {
+        assert_eq!(
+            power.len(),
+            self.n_bins(),
+            "power buffer has the wrong length"
+        );
         self.window_frame(samples, t, scratch);
         let StftScratch {
             frame,
@@ -207,13 +220,18 @@ impl PowerStft {
     /// Writes the windowed, zero-padded frame `t` into `scratch.frame`, `[n_fft]`.
     fn window_frame(&self, samples: &[f32], t: usize, scratch: &mut StftScratch) {
         let n_fft = self.framing.n_fft;
-        assert_eq!(scratch.frame.len(), n_fft, "scratch belongs to another plan");
+        assert_eq!(
+            scratch.frame.len(),
+            n_fft,
+            "scratch belongs to another plan"
+        );
         let frame = &mut scratch.frame;
         // The FFT uses its input as scratch: restore the zeros around the window every frame.
         frame[..self.support.start].fill(0.0);
         frame[self.support.end..].fill(0.0);
         // Signal index of the frame's first window sample (may be negative near the start).
-        let first = (t * self.framing.hop_length + self.support.start) as isize - self.framing.pad() as isize;
+        let first = (t * self.framing.hop_length + self.support.start) as isize
+            - self.framing.pad() as isize;
         let len = self.support.len();
         let win = &self.window[self.support.clone()];
         let dst = &mut frame[self.support.clone()];

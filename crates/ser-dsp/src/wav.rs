@@ -47,7 +47,8 @@ pub fn read_wav(path: &Path) -> Result<Audio, DspError> {
 /// Decodes WAV bytes; `name` is only used in error messages.
 pub fn decode_wav(bytes: &[u8], name: &Path) -> Result<Audio, DspError> {
     check_riff_magic(bytes, name)?;
-    let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| map_hound_error(e, bytes, name))?;
+    let reader =
+        hound::WavReader::new(Cursor::new(bytes)).map_err(|e| map_hound_error(e, bytes, name))?;
     let spec = reader.spec();
     let n_interleaved = reader.len() as usize;
     let data_start = reader.into_inner().position() as usize;
@@ -129,7 +130,10 @@ impl Encoding {
     /// Converts little-endian sample bytes `[n * width]` to scaled `f32` `[n]`.
     fn decode(self, data: &[u8]) -> Vec<f32> {
         match self {
-            Encoding::U8 => data.iter().map(|&q| (f32::from(q) - 128.0) / 128.0).collect(),
+            Encoding::U8 => data
+                .iter()
+                .map(|&q| (f32::from(q) - 128.0) / 128.0)
+                .collect(),
             Encoding::I16 => {
                 const SCALE: f32 = 1.0 / 32768.0;
                 data.chunks_exact(2)
@@ -185,7 +189,10 @@ fn check_riff_magic(bytes: &[u8], name: &Path) -> Result<(), DspError> {
     if bytes.len() < 12 {
         return Err(DspError::TruncatedHeader {
             path: name.to_path_buf(),
-            reason: format!("{} bytes, the RIFF/WAVE preamble alone needs 12", bytes.len()),
+            reason: format!(
+                "{} bytes, the RIFF/WAVE preamble alone needs 12",
+                bytes.len()
+            ),
         });
     }
     Ok(())
@@ -193,10 +200,16 @@ fn check_riff_magic(bytes: &[u8], name: &Path) -> Result<(), DspError> {
 
 /// Escapes the first bytes of a file and names the format they suggest, if known.
 fn describe_magic(found: &[u8]) -> String {
-    let escaped: String = found.iter().flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect();
+    let escaped: String = found
+        .iter()
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
     let guess = if found.starts_with(b"FORM") {
         " (an AIFF/IFF file?)"
-    } else if found.starts_with(b"ID3") || (found.len() >= 2 && found[0] == 0xFF && found[1] & 0xE0 == 0xE0) {
+    } else if found.starts_with(b"ID3")
+        || (found.len() >= 2 && found[0] == 0xFF && found[1] & 0xE0 == 0xE0)
+    {
         " (an MP3 file?)"
     } else if found.starts_with(b"fLaC") {
         " (a FLAC file?)"
@@ -218,7 +231,9 @@ fn map_hound_error(err: hound::Error, bytes: &[u8], name: &Path) -> DspError {
     match err {
         hound::Error::IoError(e) => DspError::TruncatedHeader {
             path,
-            reason: format!("ran out of bytes while reading the chunks before the sample data ({e})"),
+            reason: format!(
+                "ran out of bytes while reading the chunks before the sample data ({e})"
+            ),
         },
         hound::Error::Unsupported
         | hound::Error::FormatError("bits per sample is not 32")

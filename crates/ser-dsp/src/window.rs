@@ -41,7 +41,10 @@ pub fn periodic_window(kind: WindowKind, win_length: usize) -> Vec<f64> {
 /// # Panics
 /// If `win_length > n_fft`.
 pub fn window_offset(win_length: usize, n_fft: usize) -> usize {
-    assert!(win_length <= n_fft, "window length {win_length} exceeds n_fft {n_fft}");
+    assert!(
+        win_length <= n_fft,
+        "window length {win_length} exceeds n_fft {n_fft}"
+    );
     (n_fft - win_length) / 2
 }
 
@@ -53,7 +56,10 @@ pub fn window_offset(win_length: usize, n_fft: usize) -> usize {
 pub fn padded_window(kind: WindowKind, win_length: usize, n_fft: usize) -> Vec<f32> {
     let offset = window_offset(win_length, n_fft);
     let mut out = vec![0.0f32; n_fft];
-    for (dst, w) in out[offset..offset + win_length].iter_mut().zip(periodic_window(kind, win_length)) {
+    for (dst, w) in out[offset..offset + win_length]
+        .iter_mut()
+        .zip(periodic_window(kind, win_length))
+    {
         *dst = w as f32;
     }
     out

@@ -6,7 +6,12 @@ mod common;
 use ser_dsp::{extract_file, extract_files, find_wavs, read_wav, DspError, MfccConfig};
 
 fn write_tone(path: &std::path::Path, sr: u32, n: usize, freq: f32) {
-    let spec = hound::WavSpec { channels: 1, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: sr,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..n {
         let x = 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / sr as f32).sin();
@@ -26,7 +31,15 @@ fn folder_extraction_keeps_order_and_reports_bad_files() {
     std::fs::write(dir.path().join("notes.txt"), b"not a wav").unwrap();
 
     let paths = find_wavs(dir.path()).unwrap();
-    let names: Vec<_> = paths.iter().map(|p| p.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            p.strip_prefix(dir.path())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
     assert_eq!(names, ["a.WAV", "b/broken.wav", "b/nested/z.wav", "c.wav"]);
 
     for preset in MfccConfig::preset_names() {
@@ -39,7 +52,12 @@ fn folder_extraction_keeps_order_and_reports_bad_files() {
                 assert!(matches!(err, DspError::NotWave { .. }), "{err:?}");
                 assert!(err.to_string().contains("broken.wav"));
             } else {
-                assert_eq!(r.as_ref().unwrap(), &extract_file(path, &config).unwrap(), "{}", path.display());
+                assert_eq!(
+                    r.as_ref().unwrap(),
+                    &extract_file(path, &config).unwrap(),
+                    "{}",
+                    path.display()
+                );
             }
         }
     }
@@ -50,17 +68,35 @@ fn resampling_request_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("tone.wav");
     write_tone(&p, 16000, 8000, 440.0);
-    let config = MfccConfig { target_sample_rate: Some(48000), ..MfccConfig::paper() };
+    let config = MfccConfig {
+        target_sample_rate: Some(48000),
+        ..MfccConfig::paper()
+    };
     let err = extract_file(&p, &config).unwrap_err();
-    assert!(matches!(err, DspError::ResamplingUnsupported { from: 16000, to: 48000, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DspError::ResamplingUnsupported {
+                from: 16000,
+                to: 48000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("tone.wav"));
-    let same = MfccConfig { target_sample_rate: Some(16000), ..MfccConfig::paper() };
+    let same = MfccConfig {
+        target_sample_rate: Some(16000),
+        ..MfccConfig::paper()
+    };
     assert!(extract_file(&p, &same).is_ok());
 }
 
 #[test]
 fn every_ravdess_file_decodes_with_finite_features() {
-    let Some(dir) = common::ravdess_dir("every_ravdess_file_decodes_with_finite_features") else { return };
+    let Some(dir) = common::ravdess_dir("every_ravdess_file_decodes_with_finite_features") else {
+        return;
+    };
     let paths = find_wavs(&dir).unwrap();
     assert!(!paths.is_empty(), "no WAV under {}", dir.display());
     for preset in MfccConfig::preset_names() {
@@ -69,10 +105,18 @@ fn every_ravdess_file_decodes_with_finite_features() {
         for (path, r) in paths.iter().zip(results) {
             let f = r.unwrap_or_else(|e| panic!("{preset}: {e}"));
             assert!(f.n_frames > 0 && f.n_coeffs == 34, "{}", path.display());
-            assert!(f.data.iter().all(|v| v.is_finite()), "{preset}: non-finite feature in {}", path.display());
+            assert!(
+                f.data.iter().all(|v| v.is_finite()),
+                "{preset}: non-finite feature in {}",
+                path.display()
+            );
         }
     }
     let a = read_wav(&paths[0]).unwrap();
     assert!(a.sample_rate > 0 && !a.samples.is_empty());
-    eprintln!("checked {} RAVDESS files under {}", paths.len(), dir.display());
+    eprintln!(
+        "checked {} RAVDESS files under {}",
+        paths.len(),
+        dir.display()
+    );
 }

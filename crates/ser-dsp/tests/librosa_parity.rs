@@ -14,7 +14,11 @@ const MFCC_TOL: f32 = 2e-3;
 
 /// Compares our `[T, C]` MFCC with librosa's `[C, T]`.
 fn assert_mfcc_close(what: &str, ours: &ser_dsp::Features, shape: &[usize], theirs: &[f32]) {
-    assert_eq!((ours.n_coeffs, ours.n_frames), (shape[0], shape[1]), "{what}: shape [C, T]");
+    assert_eq!(
+        (ours.n_coeffs, ours.n_frames),
+        (shape[0], shape[1]),
+        "{what}: shape [C, T]"
+    );
     let expected = transpose(shape, theirs);
     let (d, i) = max_abs_diff(&ours.data, &expected);
     eprintln!("{what}: max |diff| {d:.2e}");
@@ -37,10 +41,17 @@ fn synthetic_mfcc_matches_librosa_for_both_presets() {
         let mono = sig.render_mono();
         for preset in MfccConfig::preset_names() {
             let config = MfccConfig::from_preset(preset).unwrap();
-            let ours = MfccExtractor::new(&config, sig.sr).unwrap().compute(&mono).unwrap();
+            let ours = MfccExtractor::new(&config, sig.sr)
+                .unwrap()
+                .compute(&mono)
+                .unwrap();
             let (shape, theirs) = fx.f32(&format!("{}/{preset}/mfcc", sig.name));
             let n_frames = fx.i64(&format!("{}/{preset}/n_frames", sig.name))[0] as usize;
-            assert_eq!(ours.n_frames, n_frames, "{} {preset}: frame count", sig.name);
+            assert_eq!(
+                ours.n_frames, n_frames,
+                "{} {preset}: frame count",
+                sig.name
+            );
             assert_mfcc_close(&format!("{} {preset}", sig.name), &ours, &shape, &theirs);
         }
     }
@@ -74,7 +85,12 @@ fn synthetic_stereo_through_wav_matches_librosa() {
             let config = MfccConfig::from_preset(preset).unwrap();
             let ours = ser_dsp::extract_file(&path, &config).unwrap();
             let (shape, theirs) = fx.f32(&format!("{}/{preset}/mfcc", sig.name));
-            assert_mfcc_close(&format!("{} {preset} via WAV", sig.name), &ours, &shape, &theirs);
+            assert_mfcc_close(
+                &format!("{} {preset} via WAV", sig.name),
+                &ours,
+                &shape,
+                &theirs,
+            );
         }
         checked += 1;
     }
@@ -95,12 +111,24 @@ fn filterbanks_match_librosa() {
             n_mels: s["n_mels"].as_u64().unwrap() as usize,
             fmin: s["fmin"].as_f64().unwrap(),
             fmax: s["fmax"].as_f64().unwrap_or(f64::from(sr) / 2.0),
-            scale: if s["htk"].as_bool().unwrap() { MelScale::Htk } else { MelScale::Slaney },
-            norm: if s["norm"].is_null() { MelNorm::None } else { MelNorm::Slaney },
+            scale: if s["htk"].as_bool().unwrap() {
+                MelScale::Htk
+            } else {
+                MelScale::Slaney
+            },
+            norm: if s["norm"].is_null() {
+                MelNorm::None
+            } else {
+                MelNorm::Slaney
+            },
         };
         let ours = MelFilterbank::new(&params);
         let (rows, cols, theirs) = dense_filterbank(&fx, name);
-        assert_eq!((ours.n_mels(), ours.n_bins()), (rows, cols), "{name}: shape");
+        assert_eq!(
+            (ours.n_mels(), ours.n_bins()),
+            (rows, cols),
+            "{name}: shape"
+        );
         let dense = ours.dense();
         let peak = theirs.iter().copied().fold(0.0f32, f32::max);
         for (i, (a, b)) in dense.iter().zip(&theirs).enumerate() {
@@ -112,7 +140,13 @@ fn filterbanks_match_librosa() {
                 i % cols
             );
             // Zeros must be exactly where librosa has them.
-            assert_eq!(*a == 0.0, *b == 0.0, "{name}: support differs at W[{}, {}]", i / cols, i % cols);
+            assert_eq!(
+                *a == 0.0,
+                *b == 0.0,
+                "{name}: support differs at W[{}, {}]",
+                i / cols,
+                i % cols
+            );
         }
     }
 }
@@ -157,7 +191,9 @@ fn intermediate_stages_match_librosa() {
         let power = ex.plan().stft().power_spectrogram(&mono).unwrap();
         for t in 0..n_cmp {
             let ours = &power[t * n_bins..(t + 1) * n_bins];
-            let peak = (0..n_bins).map(|k| ptheirs[k * n_cmp + t]).fold(0.0f32, f32::max);
+            let peak = (0..n_bins)
+                .map(|k| ptheirs[k * n_cmp + t])
+                .fold(0.0f32, f32::max);
             for k in 0..n_bins {
                 let theirs = ptheirs[k * n_cmp + t];
                 let tol = 1e-5 * peak + 1e-4 * theirs.abs();
@@ -180,14 +216,19 @@ fn intermediate_stages_match_librosa() {
 
 #[test]
 fn ravdess_mfcc_matches_librosa() {
-    let Some(dir) = ravdess_dir("ravdess_mfcc_matches_librosa") else { return };
+    let Some(dir) = ravdess_dir("ravdess_mfcc_matches_librosa") else {
+        return;
+    };
     let fx = Fixture::load("ravdess.safetensors");
     let files: Vec<String> = serde_json::from_str(&fx.metadata("files")).unwrap();
     assert_eq!(files.len(), 3);
     for (i, rel) in files.iter().enumerate() {
         let path = dir.join(Path::new(rel));
         if !path.is_file() {
-            eprintln!("ravdess_mfcc_matches_librosa: {} absent; skipping it", path.display());
+            eprintln!(
+                "ravdess_mfcc_matches_librosa: {} absent; skipping it",
+                path.display()
+            );
             continue;
         }
         for preset in MfccConfig::preset_names() {

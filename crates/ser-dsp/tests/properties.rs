@@ -1,8 +1,8 @@
 //! Property tests of each stage's invariants, and of fast paths against slow f64 oracles.
 
 use proptest::prelude::*;
-use ser_dsp::dct::Dct2;
 use ser_dsp::db::PowerToDb;
+use ser_dsp::dct::Dct2;
 use ser_dsp::mel::{hz_to_mel, mel_to_hz, MelFilterbank, MelParams};
 use ser_dsp::stft::{Framing, PowerStft};
 use ser_dsp::window::{padded_window, periodic_window};
@@ -23,12 +23,23 @@ fn window_kind() -> impl Strategy<Value = WindowKind> {
 }
 
 /// Slow oracle: |DFT|² of frame `t` in f64, straight from the definition.
-fn naive_frame_power(x: &[f32], t: usize, n_fft: usize, hop: usize, center: bool, window: &[f32]) -> Vec<f64> {
+fn naive_frame_power(
+    x: &[f32],
+    t: usize,
+    n_fft: usize,
+    hop: usize,
+    center: bool,
+    window: &[f32],
+) -> Vec<f64> {
     let pad = if center { n_fft / 2 } else { 0 } as isize;
     let frame: Vec<f64> = (0..n_fft)
         .map(|n| {
             let idx = (t * hop + n) as isize - pad;
-            let v = if idx >= 0 && (idx as usize) < x.len() { f64::from(x[idx as usize]) } else { 0.0 };
+            let v = if idx >= 0 && (idx as usize) < x.len() {
+                f64::from(x[idx as usize])
+            } else {
+                0.0
+            };
             v * f64::from(window[n])
         })
         .collect();
@@ -279,13 +290,41 @@ proptest! {
 #[test]
 fn too_short_and_invalid_configs_are_errors() {
     let mut ex = MfccExtractor::new(&MfccConfig::preset_25ms(), 16000).unwrap();
-    assert!(matches!(ex.compute(&[0.0; 100]), Err(ser_dsp::DspError::TooShort { len: 100, needed: 2048, .. })));
+    assert!(matches!(
+        ex.compute(&[0.0; 100]),
+        Err(ser_dsp::DspError::TooShort {
+            len: 100,
+            needed: 2048,
+            ..
+        })
+    ));
     let mut centred = MfccExtractor::new(&MfccConfig::paper(), 16000).unwrap();
-    assert!(matches!(centred.compute(&[]), Err(ser_dsp::DspError::TooShort { .. })));
+    assert!(matches!(
+        centred.compute(&[]),
+        Err(ser_dsp::DspError::TooShort { .. })
+    ));
     assert_eq!(centred.compute(&[0.5]).unwrap().n_frames, 1);
-    let bad = MfccConfig { n_mfcc: 200, ..MfccConfig::paper() };
-    assert!(matches!(MfccExtractor::new(&bad, 16000), Err(ser_dsp::DspError::InvalidConfig { field: "n_mfcc", .. })));
+    let bad = MfccConfig {
+        n_mfcc: 200,
+        ..MfccConfig::paper()
+    };
+    assert!(matches!(
+        MfccExtractor::new(&bad, 16000),
+        Err(ser_dsp::DspError::InvalidConfig {
+            field: "n_mfcc",
+            ..
+        })
+    ));
     // 25 ms at 100 kHz is 2500 samples, more than n_fft = 2048.
-    assert!(matches!(MfccExtractor::new(&MfccConfig::preset_25ms(), 100_000), Err(ser_dsp::DspError::InvalidConfig { field: "win_length", .. })));
-    assert!(matches!(MfccConfig::from_preset("40ms"), Err(ser_dsp::DspError::UnknownPreset { .. })));
+    assert!(matches!(
+        MfccExtractor::new(&MfccConfig::preset_25ms(), 100_000),
+        Err(ser_dsp::DspError::InvalidConfig {
+            field: "win_length",
+            ..
+        })
+    ));
+    assert!(matches!(
+        MfccConfig::from_preset("40ms"),
+        Err(ser_dsp::DspError::UnknownPreset { .. })
+    ));
 }

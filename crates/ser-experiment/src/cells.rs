@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
 use ser_nn::Head;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
 

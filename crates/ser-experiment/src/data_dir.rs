@@ -22,9 +22,12 @@ pub struct ResolvedData {
     pub index: DatasetIndex,
 }
 
-/// Resolves the data folder with the documented precedence, reading `$RAVDESS_DIR` from the environment.
+/// Resolves the data folder with the documented precedence, reading `$RAVDESS_DIR` from the environment
+/// (an empty value counts as unset).
 pub fn resolve(flag: Option<&Path>) -> Result<ResolvedData> {
-    let env = std::env::var_os(ENV_VAR).map(PathBuf::from);
+    let env = std::env::var_os(ENV_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     resolve_with(flag, env.as_deref(), Path::new("."))
 }
 

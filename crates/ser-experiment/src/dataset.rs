@@ -331,11 +331,7 @@ impl DatasetIndex {
             s += &format!("  missing actors: {}\n", list.join(" "));
         }
         for skipped in &self.skipped {
-            s += &format!(
-                "  skipped {}: {}\n",
-                skipped.path.display(),
-                skipped.reason
-            );
+            s += &format!("  skipped {}: {}\n", skipped.path.display(), skipped.reason);
         }
         s
     }
@@ -360,13 +356,14 @@ fn check_actor_folder(path: &Path, actor: u8) -> std::result::Result<(), SkipRea
 }
 
 fn collect_wavs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ExperimentError::io("reading folder", dir, e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ExperimentError::io("reading folder", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| ExperimentError::io("reading folder", dir, e))?;
         let path = entry.path();
         // `metadata` follows symbolic links, so a linked actor folder is walked too.
-        let kind = std::fs::metadata(&path)
-            .map_err(|e| ExperimentError::io("inspecting", &path, e))?;
+        let kind =
+            std::fs::metadata(&path).map_err(|e| ExperimentError::io("inspecting", &path, e))?;
         if kind.is_dir() {
             collect_wavs(&path, out)?;
         } else if path

@@ -211,7 +211,10 @@ impl Standardizer {
         let mut frames = 0usize;
         let clips: Vec<&Features> = clips.collect();
         for f in &clips {
-            assert_eq!(f.n_coeffs, n_coeffs, "clip with a different coefficient count");
+            assert_eq!(
+                f.n_coeffs, n_coeffs,
+                "clip with a different coefficient count"
+            );
             for row in f.data.chunks_exact(n_coeffs) {
                 for (s, &v) in sum.iter_mut().zip(row) {
                     *s += f64::from(v);

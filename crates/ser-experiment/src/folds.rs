@@ -108,7 +108,11 @@ pub fn reduced_plan(actors: &[u8]) -> Result<FoldPlan> {
     let mut groups: Vec<Vec<u8>> = vec![Vec::new(); k];
     for (position, &actor) in actors.iter().enumerate() {
         let (round, offset) = (position / k, position % k);
-        let group = if round % 2 == 0 { offset } else { k - 1 - offset };
+        let group = if round % 2 == 0 {
+            offset
+        } else {
+            k - 1 - offset
+        };
         groups[group].push(actor);
     }
     let folds = (0..k)
@@ -187,7 +191,10 @@ impl FoldPlan {
 
     /// How many folds test `actor`.
     pub fn times_tested(&self, actor: u8) -> usize {
-        self.folds.iter().filter(|f| f.test.contains(&actor)).count()
+        self.folds
+            .iter()
+            .filter(|f| f.test.contains(&actor))
+            .count()
     }
 
     /// One line per fold, e.g. `fold 1: test [2, 5] | val [3, 6] | train 17 actors`.

@@ -28,7 +28,12 @@ fn register_font() {
 }
 
 /// Draws the chart for `cells` as `<stem>.png` and `<stem>.svg` under `out`; returns the paths.
-pub fn plot_table1(cells: &[CellReport], out: &Path, stem: &str, title: &str) -> Result<Vec<PathBuf>> {
+pub fn plot_table1(
+    cells: &[CellReport],
+    out: &Path,
+    stem: &str,
+    title: &str,
+) -> Result<Vec<PathBuf>> {
     register_font();
     let width = (140 + 95 * cells.len() as u32).max(640);
     let height = 560;
@@ -63,7 +68,7 @@ fn draw<DB: DrawingBackend>(
         .flat_map(|c| [c.uar_pct_mean + c.uar_pct_std, c.paper_uar_pct])
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
-    let y_max = ((top * 1.15) / 5.0).ceil().max(1.0) * 5.0;
+    let y_max = ((top * 1.3) / 5.0).ceil().max(1.0) * 5.0;
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FAMILY, 22))
         .margin(12)
@@ -80,12 +85,16 @@ fn draw<DB: DrawingBackend>(
         .draw()?;
     let half = 0.18;
     chart
-        .draw_series(cells.iter().enumerate().filter(|(_, c)| c.uar_pct_mean.is_finite()).map(
-            |(i, c)| {
-                let x = i as f64;
-                Rectangle::new([(x - 2.0 * half, 0.0), (x, c.uar_pct_mean)], OURS.filled())
-            },
-        ))?
+        .draw_series(
+            cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.uar_pct_mean.is_finite())
+                .map(|(i, c)| {
+                    let x = i as f64;
+                    Rectangle::new([(x - 2.0 * half, 0.0), (x, c.uar_pct_mean)], OURS.filled())
+                }),
+        )?
         .label("ours (mean ± std over seeds)")
         .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], OURS.filled()));
     chart.draw_series(
@@ -105,12 +114,19 @@ fn draw<DB: DrawingBackend>(
             }),
     )?;
     chart
-        .draw_series(cells.iter().enumerate().filter(|(_, c)| c.paper_uar_pct.is_finite()).map(
-            |(i, c)| {
-                let x = i as f64;
-                Rectangle::new([(x, 0.0), (x + 2.0 * half, c.paper_uar_pct)], PAPER.filled())
-            },
-        ))?
+        .draw_series(
+            cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.paper_uar_pct.is_finite())
+                .map(|(i, c)| {
+                    let x = i as f64;
+                    Rectangle::new(
+                        [(x, 0.0), (x + 2.0 * half, c.paper_uar_pct)],
+                        PAPER.filled(),
+                    )
+                }),
+        )?
         .label("paper (Krasnoproshin & Vashkevich, Table 1)")
         .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], PAPER.filled()));
     chart
@@ -121,15 +137,21 @@ fn draw<DB: DrawingBackend>(
         .label_font((FAMILY, 14))
         .draw()?;
     // Values above the bars and cell names under the axis, placed in pixels.
-    let value_style = TextStyle::from((FAMILY, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-    let name_style = TextStyle::from((FAMILY, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let value_style =
+        TextStyle::from((FAMILY, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let name_style =
+        TextStyle::from((FAMILY, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     let (_, axis_y) = chart.backend_coord(&(0.0, 0.0));
     for (i, c) in cells.iter().enumerate() {
         let x = i as f64;
         for (value, centre) in [(c.uar_pct_mean, x - half), (c.paper_uar_pct, x + half)] {
             if value.is_finite() {
                 let (px, py) = chart.backend_coord(&(centre, value));
-                root.draw(&Text::new(format!("{value:.1}"), (px, py - 2), value_style.clone()))?;
+                root.draw(&Text::new(
+                    format!("{value:.1}"),
+                    (px, py - 2),
+                    value_style.clone(),
+                ))?;
             }
         }
         let (px, _) = chart.backend_coord(&(x, 0.0));

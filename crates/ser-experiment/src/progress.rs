@@ -89,7 +89,9 @@ impl Progress {
             "{prefix:26} [{bar:20}] epoch {pos}/{len} ETA {eta_precise} {msg}",
         ));
         bar.set_prefix(label.to_string());
-        bar.enable_steady_tick(Duration::from_millis(500));
+        if self.bars {
+            bar.enable_steady_tick(Duration::from_millis(500));
+        }
         bar
     }
 

@@ -82,7 +82,12 @@ pub struct Table1Report {
 }
 
 /// Builds one cell's row from its finished units (any order; missing units make it incomplete).
-pub fn cell_report(cell: &Cell, plan: &FoldPlan, seeds: &[u64], records: &[&UnitRecord]) -> CellReport {
+pub fn cell_report(
+    cell: &Cell,
+    plan: &FoldPlan,
+    seeds: &[u64],
+    records: &[&UnitRecord],
+) -> CellReport {
     let (paper_params, paper_uar) = cell.paper().unwrap_or((0, f64::NAN));
     let n_classes = Emotion::ALL.len();
     let find = |fold: usize, seed: u64| {

@@ -16,8 +16,8 @@
 use std::sync::mpsc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use ser_nn::{Adam, AdamConfig, Classifier};
+use serde::{Deserialize, Serialize};
 
 use crate::cells::Cell;
 use crate::config::TrainingConfig;
@@ -60,7 +60,12 @@ pub struct Calibration {
 
 /// Times `steps` training steps of `cell` on the first training batch of `data` (after one warm-up step)
 /// alone and as a pair, and decides (see module docs). With fewer than 2 pool threads: `Alone`, unmeasured.
-pub fn calibrate(cell: &Cell, data: &UnitData, training: &TrainingConfig, steps: usize) -> Calibration {
+pub fn calibrate(
+    cell: &Cell,
+    data: &UnitData,
+    training: &TrainingConfig,
+    steps: usize,
+) -> Calibration {
     let threads = rayon::current_num_threads();
     let mut calibration = Calibration {
         layers: cell.layers,
@@ -74,17 +79,13 @@ pub fn calibrate(cell: &Cell, data: &UnitData, training: &TrainingConfig, steps:
         return calibration;
     }
     let steps = steps.max(1);
-    let alone = rayon::scope(|_| time_steps(cell, data, training, steps));
-    let pair = std::thread::scope(|s| {
-        let start = Instant::now();
-        let handles: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| rayon::scope(|_| time_steps(cell, data, training, steps))))
-            .collect();
-        for h in handles {
-            let _ = h.join();
-        }
-        start.elapsed().as_secs_f64() / steps as f64
-    });
+    // Alternate the two measurements twice and keep each one's best, so a burst of load from other
+    // processes during one of them does not decide alone.
+    let (mut alone, mut pair) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..2 {
+        alone = alone.min(rayon::scope(|_| time_steps(cell, data, training, steps)));
+        pair = pair.min(time_pair(cell, data, training, steps));
+    }
     calibration.alone_step_s = alone;
     calibration.pair_step_s = pair;
     calibration.pair_speedup = 2.0 * alone / pair;
@@ -92,6 +93,20 @@ pub fn calibrate(cell: &Cell, data: &UnitData, training: &TrainingConfig, steps:
         calibration.placement = Placement::Concurrent;
     }
     calibration
+}
+
+/// Seconds per step of each of two units training side by side (the slower of the two; each excludes
+/// its warm-up step).
+fn time_pair(cell: &Cell, data: &UnitData, training: &TrainingConfig, steps: usize) -> f64 {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| rayon::scope(|_| time_steps(cell, data, training, steps))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(f64::INFINITY))
+            .fold(0.0, f64::max)
+    })
 }
 
 /// Seconds per step (forward, backward, Adam) of a freshly initialised model; the first step is a warm-up.
@@ -135,9 +150,9 @@ where
         let mut used = 0usize;
         let mut in_flight = 0usize;
         let settle = |(freed, result): (usize, Result<()>),
-                          used: &mut usize,
-                          in_flight: &mut usize,
-                          first_error: &mut Option<ExperimentError>| {
+                      used: &mut usize,
+                      in_flight: &mut usize,
+                      first_error: &mut Option<ExperimentError>| {
             *used -= freed;
             *in_flight -= 1;
             if let Err(e) = result {

@@ -87,7 +87,11 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
     };
 
     let resolved = data_dir::resolve(options.data.as_deref())?;
-    say(&format!("data folder ({}): {}", resolved.source, resolved.dir.display()));
+    say(&format!(
+        "data folder ({}): {}",
+        resolved.source,
+        resolved.dir.display()
+    ));
     say(resolved.index.summary().trim_end());
     let actors = resolved.index.actors();
     let plan = match config.fold_plan {
@@ -123,12 +127,20 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
         .iter()
         .flat_map(|&cell| {
             let seeds = &seeds;
-            plan.folds
-                .iter()
-                .flat_map(move |f| seeds.iter().map(move |&seed| Unit { cell, fold: f.index, seed }))
+            plan.folds.iter().flat_map(move |f| {
+                seeds.iter().map(move |&seed| Unit {
+                    cell,
+                    fold: f.index,
+                    seed,
+                })
+            })
         })
         .collect();
-    let mut pending: Vec<Unit> = all_units.iter().copied().filter(|u| store.load(u).is_none()).collect();
+    let mut pending: Vec<Unit> = all_units
+        .iter()
+        .copied()
+        .filter(|u| store.load(u).is_none())
+        .collect();
     // Longest first, so the last units to finish are short ones (stable: fold and seed order kept).
     pending.sort_by_key(|u| std::cmp::Reverse(u.cell.cost()));
     let skipped = all_units.len() - pending.len();
@@ -176,7 +188,10 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
             .map(|f| build_fold(f, &clips, &table, config.features.norm))
             .collect();
 
-        let slots = options.jobs.unwrap_or_else(rayon::current_num_threads).max(1);
+        let slots = options
+            .jobs
+            .unwrap_or_else(rayon::current_num_threads)
+            .max(1);
         let mut placement_by_shape: BTreeMap<(usize, usize), Placement> = BTreeMap::new();
         for u in &pending {
             let shape = (u.cell.layers, u.cell.hidden);
@@ -187,7 +202,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
                 Some(1) => Placement::Alone,
                 Some(_) => Placement::Concurrent,
                 None => {
-                    let c = calibrate(&u.cell, &fold_data[0].data, &config.training, options.calibration_steps);
+                    let c = calibrate(
+                        &u.cell,
+                        &fold_data[0].data,
+                        &config.training,
+                        options.calibration_steps,
+                    );
                     progress.println(&format!(
                         "schedule L{}h{}: {:.1} ms/step alone, {:.1} ms/step each of a pair (pair throughput x{:.2}) -> {}",
                         c.layers,
@@ -226,15 +246,20 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
             };
             let bar = progress.unit_bar(&unit.label(), config.training.epochs);
             let unit_start = Instant::now();
-            let outcome = train_unit(&id, &fd.data, &config.training, &mut |log, best_epoch, best| {
-                bar.set_position(log.epoch as u64);
-                bar.set_message(format!(
-                    "val UAR {:.1}% (best {:.1}% @ {best_epoch}) loss {:.3}",
-                    100.0 * log.val_uar,
-                    100.0 * best,
-                    log.train_loss
-                ));
-            });
+            let outcome = train_unit(
+                &id,
+                &fd.data,
+                &config.training,
+                &mut |log, best_epoch, best| {
+                    bar.set_position(log.epoch as u64);
+                    bar.set_message(format!(
+                        "val UAR {:.1}% (best {:.1}% @ {best_epoch}) loss {:.3}",
+                        100.0 * log.val_uar,
+                        100.0 * best,
+                        log.train_loss
+                    ));
+                },
+            );
             bar.finish_and_clear();
             let outcome = outcome?;
             let seconds = unit_start.elapsed().as_secs_f64();
@@ -330,9 +355,10 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
     };
     let mut files = report.write(&options.out)?;
     let title = format!(
-        "UAR % per cell: ours vs paper ({} folds, {} epochs, {} seed{})",
+        "UAR % per cell: ours vs paper ({} folds, {} epoch{}, {} seed{})",
         plan.folds.len(),
         config.training.epochs,
+        if config.training.epochs == 1 { "" } else { "s" },
         seeds.len(),
         if seeds.len() == 1 { "" } else { "s" }
     );

@@ -75,7 +75,11 @@ pub struct TrainOutcome {
 }
 
 /// The classifier configuration for `cell` under `training`.
-pub fn classifier_config(cell: &Cell, input_size: usize, training: &TrainingConfig) -> ClassifierConfig {
+pub fn classifier_config(
+    cell: &Cell,
+    input_size: usize,
+    training: &TrainingConfig,
+) -> ClassifierConfig {
     let mut config = ClassifierConfig::paper(cell.hidden, cell.layers, cell.head);
     config.input_size = input_size;
     config.num_classes = PAPER_CLASSES;
@@ -89,7 +93,10 @@ pub fn classifier_config(cell: &Cell, input_size: usize, training: &TrainingConf
 /// # Panics
 /// If a clip is empty or not a multiple of `input_size` long (the feature table rules this out).
 pub fn pack(split: &Split, indices: &[usize], input_size: usize) -> PackedBatch<f32> {
-    let sequences: Vec<&[f32]> = indices.iter().map(|&i| split.inputs[i].as_slice()).collect();
+    let sequences: Vec<&[f32]> = indices
+        .iter()
+        .map(|&i| split.inputs[i].as_slice())
+        .collect();
     PackedBatch::from_sequences(&sequences, input_size)
 }
 
@@ -136,7 +143,8 @@ pub fn train_unit(
         }
     }
     let config = classifier_config(&id.cell, data.input_size, training);
-    let mut model = Classifier::<f32>::new(config.clone(), derive(id.unit_seed, Stream::Init, 0, 0));
+    let mut model =
+        Classifier::<f32>::new(config.clone(), derive(id.unit_seed, Stream::Init, 0, 0));
     let n_params = model.num_params();
     let adam_config = AdamConfig {
         lr: training.learning_rate,
@@ -149,7 +157,8 @@ pub fn train_unit(
     let mut adam = Adam::<f32>::new(adam_config, n_params);
     let mut grads = vec![0f32; n_params];
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(derive(id.unit_seed, Stream::Shuffle, 0, 0));
-    let validation_batches = eval_batches(&data.validation, training.eval_batch_size, data.input_size);
+    let validation_batches =
+        eval_batches(&data.validation, training.eval_batch_size, data.input_size);
     let mut order: Vec<usize> = (0..data.train.inputs.len()).collect();
 
     let mut best_params = model.params().to_vec();

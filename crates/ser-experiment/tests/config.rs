@@ -37,19 +37,25 @@ fn modified_config_round_trips_including_optional_fields() {
 #[test]
 fn committed_default_file_is_the_default() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/table1.toml");
-    assert_eq!(ExperimentConfig::load(&path).unwrap(), ExperimentConfig::default());
+    assert_eq!(
+        ExperimentConfig::load(&path).unwrap(),
+        ExperimentConfig::default()
+    );
 }
 
 #[test]
 fn missing_fields_default_and_unknown_fields_fail() {
-    let partial = ExperimentConfig::from_toml("[training]\nepochs = 7\n", Path::new("p.toml")).unwrap();
+    let partial =
+        ExperimentConfig::from_toml("[training]\nepochs = 7\n", Path::new("p.toml")).unwrap();
     assert_eq!(partial.training.epochs, 7);
     assert_eq!(partial.training.batch_size, 32);
     assert_eq!(partial.cells.len(), 15);
-    let err = ExperimentConfig::from_toml("[training]\nepoch = 7\n", Path::new("typo.toml")).unwrap_err();
+    let err =
+        ExperimentConfig::from_toml("[training]\nepoch = 7\n", Path::new("typo.toml")).unwrap_err();
     assert!(matches!(err, ExperimentError::ConfigParse { .. }));
     assert!(err.to_string().contains("typo.toml"), "{err}");
-    let err = ExperimentConfig::from_toml("cells = [\"L4h32\"]\n", Path::new("c.toml")).unwrap_err();
+    let err =
+        ExperimentConfig::from_toml("cells = [\"L4h32\"]\n", Path::new("c.toml")).unwrap_err();
     assert!(err.to_string().contains("L4h32"), "{err}");
 }
 
@@ -64,7 +70,10 @@ fn out_of_range_values_are_rejected() {
         "cells = []\n",
     ] {
         let err = ExperimentConfig::from_toml(text, Path::new("bad.toml")).unwrap_err();
-        assert!(matches!(err, ExperimentError::InvalidConfig { .. }), "{text}: {err}");
+        assert!(
+            matches!(err, ExperimentError::InvalidConfig { .. }),
+            "{text}: {err}"
+        );
     }
 }
 
@@ -77,11 +86,20 @@ fn fifteen_cells_with_the_papers_parameter_counts() {
         let (paper_params, paper_uar) = cell.paper().unwrap();
         assert_eq!(cell.expected_params(), paper_params, "{cell}");
         assert!(paper_uar > 20.0 && paper_uar < 35.0);
-        let model = Classifier::<f32>::new(ClassifierConfig::paper(cell.hidden, cell.layers, cell.head), 1);
+        let model = Classifier::<f32>::new(
+            ClassifierConfig::paper(cell.hidden, cell.layers, cell.head),
+            1,
+        );
         assert_eq!(model.num_params(), paper_params, "ser-nn's {cell}");
         assert_eq!(Cell::parse(&cell.to_string()).unwrap(), *cell);
     }
-    assert_eq!(PAPER_TABLE1.iter().map(|r| r.uar_last_pct).fold(0.0, f64::max), 32.10);
+    assert_eq!(
+        PAPER_TABLE1
+            .iter()
+            .map(|r| r.uar_last_pct)
+            .fold(0.0, f64::max),
+        32.10
+    );
 }
 
 #[test]
@@ -90,7 +108,10 @@ fn cell_names_parse_case_insensitively_and_reject_unknown() {
     assert_eq!((c.layers, c.hidden, c.head), (2, 64, Head::Concat));
     assert_eq!(Cell::parse("L3h128-last").unwrap().to_string(), "L3h128");
     for bad in ["L1h32-concat", "L4h32", "L2h48", "h32", "L2", "L2h", "x"] {
-        assert!(matches!(Cell::parse(bad), Err(ExperimentError::UnknownCell { .. })), "{bad}");
+        assert!(
+            matches!(Cell::parse(bad), Err(ExperimentError::UnknownCell { .. })),
+            "{bad}"
+        );
     }
     let list = Cell::parse_list("L1h32, L2h32-concat,L1h32,").unwrap();
     assert_eq!(list.len(), 2);

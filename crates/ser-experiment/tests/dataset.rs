@@ -29,7 +29,10 @@ fn parses_every_field_of_a_valid_name() {
 fn every_emotion_code_maps_to_its_index() {
     for code in 1..=8u8 {
         let name = format!("03-01-{code:02}-01-01-01-01.wav");
-        assert_eq!(parse_file_name(&name).unwrap().emotion.index(), usize::from(code) - 1);
+        assert_eq!(
+            parse_file_name(&name).unwrap().emotion.index(),
+            usize::from(code) - 1
+        );
     }
 }
 
@@ -70,7 +73,9 @@ fn index_lists_skipped_files_counts_and_missing_actors() {
     let mut expected = 0;
     for actor in [1u8, 2, 5] {
         for emotion in 1..=8u8 {
-            touch(&root.join(format!("Actor_{actor:02}/03-01-{emotion:02}-01-01-01-{actor:02}.wav")));
+            touch(&root.join(format!(
+                "Actor_{actor:02}/03-01-{emotion:02}-01-01-01-{actor:02}.wav"
+            )));
             expected += 1;
         }
     }
@@ -123,11 +128,17 @@ fn data_folder_precedence_and_messages() {
     let err = resolve_with(None, None, &base).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, ExperimentError::NoData { .. }));
-    assert!(message.contains("1188976") && message.contains("Audio_Speech_Actors_01-24.zip"), "{message}");
+    assert!(
+        message.contains("1188976") && message.contains("Audio_Speech_Actors_01-24.zip"),
+        "{message}"
+    );
     assert!(message.contains("data/ravdess"), "{message}");
 
     with_data(&shared);
-    assert_eq!(resolve_with(None, None, &base).unwrap().dir, base.join("../shared/ravdess"));
+    assert_eq!(
+        resolve_with(None, None, &base).unwrap().dir,
+        base.join("../shared/ravdess")
+    );
     with_data(&local);
     assert_eq!(resolve_with(None, None, &base).unwrap().dir, local);
     with_data(&env);

@@ -10,7 +10,12 @@ use ser_experiment::{run, ExperimentConfig, RunOptions, Verbosity};
 fn ravdess_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("RAVDESS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/ravdess")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/ravdess"
+            ))
+        });
     dir.join("Actor_01").is_dir().then_some(dir)
 }
 
@@ -36,18 +41,36 @@ fn tiny_run_writes_the_report_and_resumes() {
     assert_eq!(first.units_skipped, 0);
     let cell = &first.report.cells[0];
     assert!(cell.complete);
-    assert!(cell.params_equal, "params {} vs paper {}", cell.params, cell.paper_params);
+    assert!(
+        cell.params_equal,
+        "params {} vs paper {}",
+        cell.params, cell.paper_params
+    );
     assert_eq!(cell.params, 8968);
     assert!(cell.uar_pct_mean.is_finite() && (0.0..=100.0).contains(&cell.uar_pct_mean));
-    assert_eq!(cell.confusion.total() as usize, first.report.clips, "every clip tested once");
-    for name in ["table1.md", "table1.csv", "table1.json", "table1.png", "table1.svg"] {
+    assert_eq!(
+        cell.confusion.total() as usize,
+        first.report.clips,
+        "every clip tested once"
+    );
+    for name in [
+        "table1.md",
+        "table1.csv",
+        "table1.json",
+        "table1.png",
+        "table1.svg",
+    ] {
         let path = out.path().join(name);
-        assert!(path.is_file() && std::fs::metadata(&path).unwrap().len() > 0, "{name}");
+        assert!(
+            path.is_file() && std::fs::metadata(&path).unwrap().len() > 0,
+            "{name}"
+        );
     }
     let md = std::fs::read_to_string(out.path().join("table1.md")).unwrap();
     assert!(md.contains("| L1h32 | 8968 | 8968 |"), "{md}");
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("table1.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("table1.json")).unwrap())
+            .unwrap();
     assert_eq!(json["cells"][0]["params"], 8968);
 
     // Lose one unit (and leave a stray temporary file): only that unit runs again, features come from

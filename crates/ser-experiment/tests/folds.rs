@@ -8,10 +8,24 @@ use ser_experiment::ExperimentError;
 fn check_plan(plan: &FoldPlan, actors: &[u8]) {
     assert_eq!(plan.actors(), actors, "plan uses exactly the given actors");
     for fold in &plan.folds {
-        assert!(fold.is_speaker_independent(), "fold {} mixes roles: {fold:?}", fold.index);
-        let mut all: Vec<u8> = fold.test.iter().chain(&fold.validation).chain(&fold.train).copied().collect();
+        assert!(
+            fold.is_speaker_independent(),
+            "fold {} mixes roles: {fold:?}",
+            fold.index
+        );
+        let mut all: Vec<u8> = fold
+            .test
+            .iter()
+            .chain(&fold.validation)
+            .chain(&fold.train)
+            .copied()
+            .collect();
         all.sort_unstable();
-        assert_eq!(all, actors, "fold {} assigns every actor a role", fold.index);
+        assert_eq!(
+            all, actors,
+            "fold {} assigns every actor a role",
+            fold.index
+        );
         for &a in actors {
             let roles = [Role::Test, Role::Validation, Role::Train]
                 .iter()
@@ -44,12 +58,22 @@ fn paper_plan_needs_all_actors() {
     let some: Vec<u8> = (1..=8).collect();
     let err = plan_for(&some, false, std::path::Path::new("/data")).unwrap_err();
     match err {
-        ExperimentError::MissingActors { missing, .. } => assert_eq!(missing, (9..=24).collect::<Vec<u8>>()),
+        ExperimentError::MissingActors { missing, .. } => {
+            assert_eq!(missing, (9..=24).collect::<Vec<u8>>())
+        }
         other => panic!("expected MissingActors, got {other}"),
     }
     let all: Vec<u8> = (1..=24).collect();
-    assert_eq!(plan_for(&all, false, std::path::Path::new("/data")).unwrap(), paper_plan());
-    assert_eq!(plan_for(&some, true, std::path::Path::new("/data")).unwrap().kind, PlanKind::Reduced);
+    assert_eq!(
+        plan_for(&all, false, std::path::Path::new("/data")).unwrap(),
+        paper_plan()
+    );
+    assert_eq!(
+        plan_for(&some, true, std::path::Path::new("/data"))
+            .unwrap()
+            .kind,
+        PlanKind::Reduced
+    );
 }
 
 #[test]
@@ -61,14 +85,24 @@ fn reduced_plan_for_the_ci_actors() {
     // Snake order pairs a male (odd) with a female (even) actor in every test group.
     for fold in &plan.folds {
         assert_eq!(fold.test.len(), 2);
-        assert_eq!(fold.test.iter().filter(|a| *a % 2 == 1).count(), 1, "{fold:?}");
+        assert_eq!(
+            fold.test.iter().filter(|a| *a % 2 == 1).count(),
+            1,
+            "{fold:?}"
+        );
     }
 }
 
 #[test]
 fn reduced_plan_rejects_too_few_actors() {
-    assert!(matches!(reduced_plan(&[1, 2]), Err(ExperimentError::TooFewActors { .. })));
-    assert!(matches!(reduced_plan(&[4, 4, 4]), Err(ExperimentError::TooFewActors { .. })));
+    assert!(matches!(
+        reduced_plan(&[1, 2]),
+        Err(ExperimentError::TooFewActors { .. })
+    ));
+    assert!(matches!(
+        reduced_plan(&[4, 4, 4]),
+        Err(ExperimentError::TooFewActors { .. })
+    ));
     assert!(reduced_plan(&[1, 2, 3]).is_ok());
 }
 

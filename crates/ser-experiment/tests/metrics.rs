@@ -24,7 +24,10 @@ fn hand_computed_three_class_example() {
     // WA: 6 correct of 10.
     assert!(close(m.weighted_accuracy(), 0.6));
     // F1: class 0: 2·2/(4+3) = 4/7; class 1: 2·1/(2+3) = 2/5; class 2: 2·3/(4+4) = 3/4; class 3 absent.
-    assert!(close(m.macro_f1(), (4.0 / 7.0 + 2.0 / 5.0 + 3.0 / 4.0) / 3.0));
+    assert!(close(
+        m.macro_f1(),
+        (4.0 / 7.0 + 2.0 / 5.0 + 3.0 / 4.0) / 3.0
+    ));
 }
 
 #[test]
@@ -51,7 +54,10 @@ fn argmax_first_on_ties_and_skips_nan() {
 #[test]
 fn mean_and_sample_std() {
     assert!(close(mean(&[1.0, 2.0, 3.0, 4.0]), 2.5));
-    assert!(close(sample_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]), (32.0f64 / 7.0).sqrt()));
+    assert!(close(
+        sample_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]),
+        (32.0f64 / 7.0).sqrt()
+    ));
     assert_eq!(sample_std(&[3.0]), 0.0);
 }
 

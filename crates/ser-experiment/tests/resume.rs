@@ -35,19 +35,31 @@ fn record(unit: &Unit, fingerprint: &str) -> UnitRecord {
         test_clips: vec!["03-01-01-01-01-01-01".into()],
         test_labels: vec![0],
         test_predictions: vec![0],
-        metrics: Metrics { uar: 1.0, wa: 1.0, macro_f1: 1.0, n: 1 },
+        metrics: Metrics {
+            uar: 1.0,
+            wa: 1.0,
+            macro_f1: 1.0,
+            n: 1,
+        },
         seconds: 0.5,
         schedule: "alone".into(),
         git_revision: "unknown".into(),
         config: ExperimentConfig::quick(),
         classifier: ClassifierConfig::paper(unit.cell.hidden, unit.cell.layers, unit.cell.head),
         features: serde_json::json!({"preset": "test"}),
-        standardizer: Standardizer { mean: vec![0.0; 2], std: vec![1.0; 2] },
+        standardizer: Standardizer {
+            mean: vec![0.0; 2],
+            std: vec![1.0; 2],
+        },
     }
 }
 
 fn unit(fold: usize, seed: u64) -> Unit {
-    Unit { cell: Cell::parse("L1h32").unwrap(), fold, seed }
+    Unit {
+        cell: Cell::parse("L1h32").unwrap(),
+        fold,
+        seed,
+    }
 }
 
 #[test]
@@ -58,13 +70,21 @@ fn finished_units_are_found_and_others_are_not() {
     let todo = unit(1, 0);
     assert!(store.load(&done).is_none());
     let path = store.save(&done, &record(&done, "abc123")).unwrap();
-    assert!(path.ends_with("units/abc123/L1h32_fold1_seed0.json"), "{}", path.display());
+    assert!(
+        path.ends_with("units/abc123/L1h32_fold1_seed0.json"),
+        "{}",
+        path.display()
+    );
     let loaded = store.load(&done).unwrap();
     assert_eq!(loaded.test_predictions, vec![0]);
     assert!(store.load(&todo).is_none());
 
     // A stray temporary file of an interrupted write is never taken for a result.
-    std::fs::write(store.dir.join(format!(".{}.tmp-999-0", todo.file_name())), b"{\"partial").unwrap();
+    std::fs::write(
+        store.dir.join(format!(".{}.tmp-999-0", todo.file_name())),
+        b"{\"partial",
+    )
+    .unwrap();
     assert!(store.load(&todo).is_none());
     // A truncated result file (not possible with rename, but be safe) is redone.
     std::fs::write(store.path(&todo), b"{\"format\": 1").unwrap();
@@ -95,7 +115,11 @@ fn atomic_write_replaces_whole_files_and_leaves_no_temporaries() {
 fn feature_cache_entries_round_trip_and_reject_damage() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("entry.bin");
-    let features = Features { n_frames: 3, n_coeffs: 2, data: vec![1.0, -2.5, 3.25, f32::MIN_POSITIVE, 0.0, 1e9] };
+    let features = Features {
+        n_frames: 3,
+        n_coeffs: 2,
+        data: vec![1.0, -2.5, 3.25, f32::MIN_POSITIVE, 0.0, 1e9],
+    };
     write_entry(&path, &features).unwrap();
     assert_eq!(read_entry(&path).unwrap(), features);
     let bytes = std::fs::read(&path).unwrap();
@@ -111,8 +135,16 @@ fn feature_cache_entries_round_trip_and_reject_damage() {
 #[test]
 fn standardizer_gives_zero_mean_unit_variance_on_its_data() {
     let clips = [
-        Features { n_frames: 2, n_coeffs: 2, data: vec![1.0, 10.0, 3.0, 10.0] },
-        Features { n_frames: 1, n_coeffs: 2, data: vec![5.0, 10.0] },
+        Features {
+            n_frames: 2,
+            n_coeffs: 2,
+            data: vec![1.0, 10.0, 3.0, 10.0],
+        },
+        Features {
+            n_frames: 1,
+            n_coeffs: 2,
+            data: vec![5.0, 10.0],
+        },
     ];
     let s = Standardizer::fit(2, clips.iter());
     assert!((s.mean[0] - 3.0).abs() < 1e-6 && (s.mean[1] - 10.0).abs() < 1e-6);
@@ -128,8 +160,14 @@ fn standardizer_gives_zero_mean_unit_variance_on_its_data() {
 
 #[test]
 fn scheduler_runs_every_unit_once_within_the_slot_limit() {
-    let units: Vec<Unit> = (0..5).flat_map(|f| (0..2).map(move |s| unit(f, s))).collect();
-    for (slots, placement) in [(1, Placement::Alone), (2, Placement::Concurrent), (2, Placement::Alone)] {
+    let units: Vec<Unit> = (0..5)
+        .flat_map(|f| (0..2).map(move |s| unit(f, s)))
+        .collect();
+    for (slots, placement) in [
+        (1, Placement::Alone),
+        (2, Placement::Concurrent),
+        (2, Placement::Alone),
+    ] {
         let running = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
         let seen = Mutex::new(Vec::new());
@@ -148,8 +186,15 @@ fn scheduler_runs_every_unit_once_within_the_slot_limit() {
         let mut expected: Vec<(usize, u64)> = units.iter().map(|u| (u.fold, u.seed)).collect();
         expected.sort_unstable();
         assert_eq!(seen, expected);
-        let limit = if placement == Placement::Alone { 1 } else { slots };
-        assert!(peak.load(Ordering::SeqCst) <= limit, "slots {slots} {placement:?}");
+        let limit = if placement == Placement::Alone {
+            1
+        } else {
+            slots
+        };
+        assert!(
+            peak.load(Ordering::SeqCst) <= limit,
+            "slots {slots} {placement:?}"
+        );
     }
 }
 
@@ -160,7 +205,10 @@ fn scheduler_stops_starting_units_after_an_error_and_reports_panics() {
     let err = run_units(&units, 1, &|_| Placement::Concurrent, &|u: &Unit, _| {
         started.fetch_add(1, Ordering::SeqCst);
         if u.fold == 1 {
-            return Err(ExperimentError::EmptySplit { fold: u.fold, role: "test" });
+            return Err(ExperimentError::EmptySplit {
+                fold: u.fold,
+                role: "test",
+            });
         }
         Ok(())
     })
@@ -168,16 +216,24 @@ fn scheduler_stops_starting_units_after_an_error_and_reports_panics() {
     assert!(matches!(err, ExperimentError::EmptySplit { fold: 1, .. }));
     assert_eq!(started.load(Ordering::SeqCst), 2);
 
-    let err = run_units(&units[..2], 2, &|_| Placement::Concurrent, &|u: &Unit, _| {
-        if u.fold == 0 {
-            panic!("boom in unit");
-        }
-        Ok(())
-    })
+    let err = run_units(
+        &units[..2],
+        2,
+        &|_| Placement::Concurrent,
+        &|u: &Unit, _| {
+            if u.fold == 0 {
+                panic!("boom in unit");
+            }
+            Ok(())
+        },
+    )
     .unwrap_err();
     match err {
         ExperimentError::WorkerPanic { unit, message } => {
-            assert!(unit.contains("fold 1") && message.contains("boom"), "{unit}: {message}");
+            assert!(
+                unit.contains("fold 1") && message.contains("boom"),
+                "{unit}: {message}"
+            );
         }
         other => panic!("expected WorkerPanic, got {other}"),
     }

@@ -17,7 +17,9 @@ fn split(n: usize, rng: &mut ChaCha8Rng) -> Split {
     for i in 0..n {
         let label = i % 8;
         let frames = rng.gen_range(3..12);
-        let mut x: Vec<f32> = (0..frames * INPUT).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let mut x: Vec<f32> = (0..frames * INPUT)
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect();
         for t in 0..frames {
             x[t * INPUT + label] += 2.0;
         }
@@ -29,25 +31,45 @@ fn split(n: usize, rng: &mut ChaCha8Rng) -> Split {
 
 fn data(seed: u64) -> UnitData {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    UnitData { input_size: INPUT, train: split(80, &mut rng), validation: split(24, &mut rng), test: split(24, &mut rng) }
+    UnitData {
+        input_size: INPUT,
+        train: split(80, &mut rng),
+        validation: split(24, &mut rng),
+        test: split(24, &mut rng),
+    }
 }
 
 fn id(cell: &str) -> UnitId {
     let cell = Cell::parse(cell).unwrap();
-    UnitId { cell, fold: 2, seed: 5, unit_seed: unit_seed(5, &cell, 2) }
+    UnitId {
+        cell,
+        fold: 2,
+        seed: 5,
+        unit_seed: unit_seed(5, &cell, 2),
+    }
 }
 
 fn training(epochs: usize) -> TrainingConfig {
-    TrainingConfig { epochs, batch_size: 16, learning_rate: 1e-2, ..TrainingConfig::default() }
+    TrainingConfig {
+        epochs,
+        batch_size: 16,
+        learning_rate: 1e-2,
+        ..TrainingConfig::default()
+    }
 }
 
 #[test]
 fn keeps_the_first_best_validation_epoch_and_learns() {
     let data = data(1);
     let mut seen = Vec::new();
-    let outcome = train_unit(&id("L1h32"), &data, &training(6), &mut |log, best_epoch, best| {
-        seen.push((log.epoch, best_epoch, best));
-    })
+    let outcome = train_unit(
+        &id("L1h32"),
+        &data,
+        &training(6),
+        &mut |log, best_epoch, best| {
+            seen.push((log.epoch, best_epoch, best));
+        },
+    )
     .unwrap();
     assert_eq!(outcome.history.len(), 6);
     assert_eq!(seen.len(), 6);
@@ -58,7 +80,10 @@ fn keeps_the_first_best_validation_epoch_and_learns() {
     assert_eq!(outcome.best_val_uar, best);
     assert_eq!(outcome.test_predictions.len(), data.test.labels.len());
     assert!(outcome.test_predictions.iter().all(|&p| p < 8));
-    assert_eq!(outcome.num_params, Cell::parse("L1h32").unwrap().expected_params());
+    assert_eq!(
+        outcome.num_params,
+        Cell::parse("L1h32").unwrap().expected_params()
+    );
     assert!(outcome.history.iter().all(|h| h.train_loss.is_finite()));
     // The offset makes the classes separable: training must beat chance (1/8) on validation.
     assert!(best > 0.3, "best validation UAR {best}");
@@ -80,14 +105,24 @@ fn patience_stops_early() {
 fn results_do_not_depend_on_the_thread_count() {
     let data = data(3);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| train_unit(&id("L2h32-concat"), &data, &training(2), &mut |_, _, _| {}).unwrap())
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            train_unit(&id("L2h32-concat"), &data, &training(2), &mut |_, _, _| {}).unwrap()
+        })
     };
     let one = run(1);
     let two = run(2);
     assert_eq!(one.test_predictions, two.test_predictions);
     assert_eq!(one.best_epoch, two.best_epoch);
-    let losses = |o: &ser_experiment::train::TrainOutcome| o.history.iter().map(|h| h.train_loss.to_bits()).collect::<Vec<_>>();
+    let losses = |o: &ser_experiment::train::TrainOutcome| {
+        o.history
+            .iter()
+            .map(|h| h.train_loss.to_bits())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(losses(&one), losses(&two), "losses bit-identical");
 }
 
@@ -99,13 +134,22 @@ fn non_finite_loss_names_cell_fold_epoch_and_step() {
     config.batch_size = 200; // one step per epoch: the NaN clip is in step 1 of epoch 1
     let err = train_unit(&id("L1h32"), &data, &config, &mut |_, _, _| {}).unwrap_err();
     match &err {
-        ExperimentError::NonFinite { cell, fold, epoch, step, .. } => {
+        ExperimentError::NonFinite {
+            cell,
+            fold,
+            epoch,
+            step,
+            ..
+        } => {
             assert_eq!((cell.as_str(), *fold, *epoch, *step), ("L1h32", 3, 1, 1));
         }
         other => panic!("expected NonFinite, got {other}"),
     }
     let message = err.to_string();
-    assert!(message.contains("L1h32") && message.contains("fold 3") && message.contains("epoch 1"), "{message}");
+    assert!(
+        message.contains("L1h32") && message.contains("fold 3") && message.contains("epoch 1"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -113,5 +157,14 @@ fn empty_roles_are_an_error() {
     let mut data = data(5);
     data.validation = Split::default();
     let err = train_unit(&id("L1h32"), &data, &training(1), &mut |_, _, _| {}).unwrap_err();
-    assert!(matches!(err, ExperimentError::EmptySplit { role: "validation", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ExperimentError::EmptySplit {
+                role: "validation",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

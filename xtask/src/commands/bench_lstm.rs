@@ -82,57 +82,128 @@ fn measure(layers: usize, hidden: usize, batch: &PackedBatch<f32>, reps: usize) 
     let g_h: Vec<f32> = vec![0.01; layers * batch.batch_size() * hidden];
     let frames = batch.total_frames() as f64;
     let train = median_secs(reps, || {
-        lstm.forward(&params, batch, ForwardOptions { keep_outputs: false, train_seed: Some(1) });
+        lstm.forward(
+            &params,
+            batch,
+            ForwardOptions {
+                keep_outputs: false,
+                train_seed: Some(1),
+            },
+        );
         grad.fill(0.0);
-        lstm.backward(&params, batch, LstmGradients { h_n: Some(&g_h), c_n: None, outputs: None }, &mut grad, None);
+        lstm.backward(
+            &params,
+            batch,
+            LstmGradients {
+                h_n: Some(&g_h),
+                c_n: None,
+                outputs: None,
+            },
+            &mut grad,
+            None,
+        );
         for (p, g) in params.iter_mut().zip(&grad) {
             *p -= 1e-6 * g;
         }
     });
     let infer = median_secs(reps, || {
-        lstm.forward(&params, batch, ForwardOptions { keep_outputs: false, train_seed: None });
+        lstm.forward(
+            &params,
+            batch,
+            ForwardOptions {
+                keep_outputs: false,
+                train_seed: None,
+            },
+        );
     });
-    Ours { train: frames / train, infer: frames / infer, gflops: frames * train_flops_per_frame(&config) / train / 1e9 }
+    Ours {
+        train: frames / train,
+        infer: frames / infer,
+        gflops: frames * train_flops_per_frame(&config) / train / 1e9,
+    }
 }
 
 /// `(cores, GHz, peak GFLOP/s)`.
 fn fp32_peak() -> (usize, f64, f64) {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mhz = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().filter(|l| l.starts_with("cpu MHz")).filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok()).reduce(f64::max))
+        .and_then(|s| {
+            s.lines()
+                .filter(|l| l.starts_with("cpu MHz"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+                .reduce(f64::max)
+        })
         .unwrap_or(0.0);
     let ghz = mhz / 1000.0;
     (cores, ghz, cores as f64 * 2.0 * 8.0 * 2.0 * ghz)
 }
 
 /// PyTorch rows `(layers, hidden) -> (train fr/s, infer fr/s)`, or why not.
-fn torch_rows(python: &str, batch: usize, frames: usize) -> anyhow::Result<Vec<((usize, usize), (f64, f64))>> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/torch_lstm_bench.py");
+fn torch_rows(
+    python: &str,
+    batch: usize,
+    frames: usize,
+) -> anyhow::Result<Vec<((usize, usize), (f64, f64))>> {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/torch_lstm_bench.py");
     let out = Command::new(python)
         .arg(&script)
-        .args(["--json", "--batch", &batch.to_string(), "--frames", &frames.to_string()])
+        .args([
+            "--json",
+            "--batch",
+            &batch.to_string(),
+            "--frames",
+            &frames.to_string(),
+        ])
         .output()
         .with_context(|| format!("running {python} {}", script.display()))?;
-    anyhow::ensure!(out.status.success(), "{python} {} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).context("parsing torch_lstm_bench.py --json output")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{python} {} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).context("parsing torch_lstm_bench.py --json output")?;
     Ok(rows
         .iter()
         .filter(|r| r["concat"] == serde_json::Value::Bool(false))
         .filter_map(|r| {
-            let key = (r["layers"].as_u64()? as usize, r["hidden"].as_u64()? as usize);
-            Some((key, (r["train_frames_per_s"].as_f64()?, r["infer_frames_per_s"].as_f64()?)))
+            let key = (
+                r["layers"].as_u64()? as usize,
+                r["hidden"].as_u64()? as usize,
+            );
+            Some((
+                key,
+                (
+                    r["train_frames_per_s"].as_f64()?,
+                    r["infer_frames_per_s"].as_f64()?,
+                ),
+            ))
         })
         .collect())
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(args.batch > 0 && args.frames > 0, "--batch and --frames must be positive");
+    anyhow::ensure!(
+        args.batch > 0 && args.frames > 0,
+        "--batch and --frames must be positive"
+    );
     let (cores, ghz, peak) = fp32_peak();
     let torch = if args.no_peer {
         None
     } else {
-        let python = args.python.clone().or_else(|| std::env::var("SER_PYTHON").ok()).unwrap_or_else(|| "python3".into());
+        let python = args
+            .python
+            .clone()
+            .or_else(|| std::env::var("SER_PYTHON").ok())
+            .unwrap_or_else(|| "python3".into());
         match torch_rows(&python, args.batch, args.frames) {
             Ok(rows) => Some(rows),
             Err(e) => {
@@ -141,8 +212,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     };
-    let x: Vec<f32> = (0..args.batch * args.frames * INPUT).map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 3.0).collect();
-    let batch = PackedBatch::from_padded(&x, args.batch, args.frames, INPUT, &vec![args.frames; args.batch]);
+    let x: Vec<f32> = (0..args.batch * args.frames * INPUT)
+        .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 3.0)
+        .collect();
+    let batch = PackedBatch::from_padded(
+        &x,
+        args.batch,
+        args.frames,
+        INPUT,
+        &vec![args.frames; args.batch],
+    );
     let kernel = Lstm::<f32>::new(LstmConfig::new(INPUT, 8, 1)).kernel();
     println!(
         "lstm-core vs PyTorch: batch {} × {} frames, input {INPUT}, {} rayon threads, kernel {kernel:?}; FP32 peak {peak:.0} GFLOP/s = {cores} cores × 2 FMA × 8 lanes × 2 × {ghz:.2} GHz (/proc/cpuinfo)",
@@ -155,9 +234,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for layers in 1..=3 {
         for hidden in [32, 64, 128] {
             let ours = measure(layers, hidden, &batch, args.reps);
-            let peer = torch.as_ref().and_then(|rows| rows.iter().find(|(k, _)| *k == (layers, hidden)).map(|(_, v)| *v));
+            let peer = torch.as_ref().and_then(|rows| {
+                rows.iter()
+                    .find(|(k, _)| *k == (layers, hidden))
+                    .map(|(_, v)| *v)
+            });
             let (tt, tr, ti, ir) = match peer {
-                Some((t, i)) => (format!("{t:.0}"), format!("{:.2}", ours.train / t), format!("{i:.0}"), format!("{:.2}", ours.infer / i)),
+                Some((t, i)) => (
+                    format!("{t:.0}"),
+                    format!("{:.2}", ours.train / t),
+                    format!("{i:.0}"),
+                    format!("{:.2}", ours.infer / i),
+                ),
                 None => ("-".into(), "-".into(), "-".into(), "-".into()),
             };
             println!(

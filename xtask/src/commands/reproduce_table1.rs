@@ -60,7 +60,8 @@ pub struct Args {
 /// The effective config: defaults ← file ← --quick ← flags.
 fn build_config(args: &Args) -> anyhow::Result<ExperimentConfig> {
     let mut config = match &args.config {
-        Some(path) => ExperimentConfig::load(path).with_context(|| format!("loading config {}", path.display()))?,
+        Some(path) => ExperimentConfig::load(path)
+            .with_context(|| format!("loading config {}", path.display()))?,
         None => ExperimentConfig::default(),
     };
     if args.quick {
@@ -111,7 +112,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     options.data = args.data.clone();
     options.out = out;
     options.jobs = args.jobs;
-    options.verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
+    options.verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else {
+        Verbosity::Normal
+    };
     let summary = ser_experiment::run(&options).context("reproduce-table1")?;
     println!("{}", summary.report.markdown_table());
     println!(
@@ -129,7 +134,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|c| format!("{} ({} vs paper {})", c.cell, c.params, c.paper_params))
         .collect();
     if !unequal.is_empty() {
-        anyhow::bail!("parameter counts differ from the paper: {}", unequal.join(", "));
+        anyhow::bail!(
+            "parameter counts differ from the paper: {}",
+            unequal.join(", ")
+        );
     }
     let non_finite: Vec<String> = summary
         .report

@@ -22,20 +22,30 @@ pub fn shapes() -> impl Iterator<Item = (usize, usize)> {
 
 /// Criterion kept short so `cargo bench -p lstm-core` stays within minutes on two cores.
 pub fn criterion() -> Criterion {
-    Criterion::default().sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2))
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
 }
 
 /// Paper-initialised parameters of `config`.
 pub fn params(config: &LstmConfig) -> Vec<f32> {
     let layout = lstm_core::ParamLayout::new(config);
     let mut p = vec![0.0; layout.len()];
-    init_lstm(&layout, &InitConfig::paper(), &mut ChaCha8Rng::seed_from_u64(1), &mut p);
+    init_lstm(
+        &layout,
+        &InitConfig::paper(),
+        &mut ChaCha8Rng::seed_from_u64(1),
+        &mut p,
+    );
     p
 }
 
 /// `BATCH` sequences of `frames` frames of N(0,1)-ish noise.
 pub fn batch(frames: usize) -> PackedBatch<f32> {
     let mut r = ChaCha8Rng::seed_from_u64(2);
-    let x: Vec<f32> = (0..BATCH * frames * INPUT).map(|_| r.gen_range(-1.5..1.5)).collect();
+    let x: Vec<f32> = (0..BATCH * frames * INPUT)
+        .map(|_| r.gen_range(-1.5..1.5))
+        .collect();
     PackedBatch::from_padded(&x, BATCH, frames, INPUT, &vec![frames; BATCH])
 }

@@ -11,7 +11,15 @@ use std::ops::Range;
 ///
 /// # Panics
 /// If a slice is shorter than its documented shape.
-pub fn forward_rows<T: Real>(rows: usize, hidden: usize, bias: &[T], gates: &mut [T], c_prev: Option<&[T]>, c: &mut [T], h: &mut [T]) {
+pub fn forward_rows<T: Real>(
+    rows: usize,
+    hidden: usize,
+    bias: &[T],
+    gates: &mut [T],
+    c_prev: Option<&[T]>,
+    c: &mut [T],
+    h: &mut [T],
+) {
     check_forward(rows, hidden, bias, gates, c_prev, c, h);
     for r in 0..rows {
         let cp = c_prev.map(|cp| &cp[r * hidden..(r + 1) * hidden]);
@@ -29,7 +37,15 @@ pub fn forward_rows<T: Real>(rows: usize, hidden: usize, bias: &[T], gates: &mut
 
 /// Forward equations for columns `cols` of one row: `gate_row: [4H]`, `c_prev_row, c_row, h_row: [H]`.
 #[inline]
-pub fn forward_cols<T: Real>(cols: Range<usize>, hidden: usize, bias: &[T], gate_row: &mut [T], c_prev_row: Option<&[T]>, c_row: &mut [T], h_row: &mut [T]) {
+pub fn forward_cols<T: Real>(
+    cols: Range<usize>,
+    hidden: usize,
+    bias: &[T],
+    gate_row: &mut [T],
+    c_prev_row: Option<&[T]>,
+    c_row: &mut [T],
+    h_row: &mut [T],
+) {
     for j in cols {
         let i = (gate_row[j] + bias[j]).sigmoid();
         let f = (gate_row[hidden + j] + bias[hidden + j]).sigmoid();

@@ -22,11 +22,20 @@ const LANES: usize = 8;
 pub fn kernel() -> Option<GateKernel<f32>> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            return Some(GateKernel { kind: KernelKind::Wide, forward: avx2::forward_rows, backward: avx2::backward_rows });
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Some(GateKernel {
+                kind: KernelKind::Wide,
+                forward: avx2::forward_rows,
+                backward: avx2::backward_rows,
+            });
         }
     }
-    Some(GateKernel { kind: KernelKind::Wide, forward: forward_rows, backward: backward_rows })
+    Some(GateKernel {
+        kind: KernelKind::Wide,
+        forward: forward_rows,
+        backward: backward_rows,
+    })
 }
 
 #[inline(always)]
@@ -73,10 +82,10 @@ pub fn tanh(x: f32x8) -> f32x8 {
     let a = x.abs();
     let z = x * x;
     let p = f32x8::splat(-5.704_988_7e-3)
-        .mul_add(z, f32x8::splat(2.063_908_9e-2))
+        .mul_add(z, f32x8::splat(2.063_909e-2))
         .mul_add(z, f32x8::splat(-5.373_971_6e-2))
         .mul_add(z, f32x8::splat(0.133_314_42))
-        .mul_add(z, f32x8::splat(-0.333_332_82));
+        .mul_add(z, f32x8::splat(-0.333_332_8));
     let small = (p * z).mul_add(x, x);
     let e = exp(a * f32x8::splat(-2.0));
     let large = ((f32x8::ONE - e) / (f32x8::ONE + e)).copysign(x);
@@ -84,7 +93,15 @@ pub fn tanh(x: f32x8) -> f32x8 {
 }
 
 #[inline(always)]
-fn forward_rows_impl(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+fn forward_rows_impl(
+    rows: usize,
+    hidden: usize,
+    bias: &[f32],
+    gates: &mut [f32],
+    c_prev: Option<&[f32]>,
+    c: &mut [f32],
+    h: &mut [f32],
+) {
     check_forward(rows, hidden, bias, gates, c_prev, c, h);
     let full = hidden / LANES * LANES;
     for r in 0..rows {
@@ -156,7 +173,16 @@ fn backward_rows_impl(
             store(g_row, 2 * hidden + j, dcn * i * (one - g * g));
             store(g_row, 3 * hidden + j, d_o * o * (one - o));
         }
-        backward_cols(full..hidden, hidden, g_row, cp_row, c_row, dho_row, dhr_row, dc_row);
+        backward_cols(
+            full..hidden,
+            hidden,
+            g_row,
+            cp_row,
+            c_row,
+            dho_row,
+            dhr_row,
+            dc_row,
+        );
     }
 }
 
@@ -164,7 +190,15 @@ fn backward_rows_impl(
 ///
 /// # Panics
 /// If a slice is shorter than its documented shape.
-pub fn forward_rows(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+pub fn forward_rows(
+    rows: usize,
+    hidden: usize,
+    bias: &[f32],
+    gates: &mut [f32],
+    c_prev: Option<&[f32]>,
+    c: &mut [f32],
+    h: &mut [f32],
+) {
     forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h)
 }
 
@@ -189,7 +223,15 @@ pub fn backward_rows(
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_rows_avx2(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+    unsafe fn forward_rows_avx2(
+        rows: usize,
+        hidden: usize,
+        bias: &[f32],
+        gates: &mut [f32],
+        c_prev: Option<&[f32]>,
+        c: &mut [f32],
+        h: &mut [f32],
+    ) {
         super::forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h)
     }
 
@@ -207,7 +249,15 @@ mod avx2 {
         super::backward_rows_impl(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc)
     }
 
-    pub(super) fn forward_rows(rows: usize, hidden: usize, bias: &[f32], gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+    pub(super) fn forward_rows(
+        rows: usize,
+        hidden: usize,
+        bias: &[f32],
+        gates: &mut [f32],
+        c_prev: Option<&[f32]>,
+        c: &mut [f32],
+        h: &mut [f32],
+    ) {
         // SAFETY: this function is only handed out by `kernel()` after detecting avx2 and fma at run time.
         unsafe { forward_rows_avx2(rows, hidden, bias, gates, c_prev, c, h) }
     }
@@ -266,7 +316,10 @@ mod tests {
         }
         assert!(e_sig <= 1e-6, "sigmoid max abs error {e_sig:e}");
         assert!(e_tanh <= 1e-6, "tanh max abs error {e_tanh:e}");
-        assert!(e_exp <= 4.0 * f32::EPSILON as f64, "exp max rel error {e_exp:e}");
+        assert!(
+            e_exp <= 4.0 * f32::EPSILON as f64,
+            "exp max rel error {e_exp:e}"
+        );
         eprintln!("max abs error: sigmoid {e_sig:e}, tanh {e_tanh:e}; exp max rel error {e_exp:e}");
     }
 }

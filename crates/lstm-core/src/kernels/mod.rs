@@ -25,6 +25,7 @@
 
 pub mod gates_scalar;
 pub mod gates_wide;
+pub mod step_gemm;
 
 use crate::error::LstmError;
 use crate::real::Real;
@@ -48,7 +49,10 @@ impl KernelKind {
                 "" => Ok(None),
                 "scalar" => Ok(Some(KernelKind::Scalar)),
                 "wide" => Ok(Some(KernelKind::Wide)),
-                _ => Err(LstmError::UnknownKernel { var: "SER_KERNEL", value: v }),
+                _ => Err(LstmError::UnknownKernel {
+                    var: "SER_KERNEL",
+                    value: v,
+                }),
             },
         }
     }
@@ -66,8 +70,15 @@ static COUNTERS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 ///
 /// `bias: [4H]` (b_ih + b_hh), `gates: [rows, 4H]` row-major (x·W_ihᵀ + h·W_hhᵀ in, activations out),
 /// `c_prev: [rows, H]` (None = zero state), `c, h: [rows, H]` outputs.
-pub type ForwardFn<T> =
-    fn(rows: usize, hidden: usize, bias: &[T], gates: &mut [T], c_prev: Option<&[T]>, c: &mut [T], h: &mut [T]);
+pub type ForwardFn<T> = fn(
+    rows: usize,
+    hidden: usize,
+    bias: &[T],
+    gates: &mut [T],
+    c_prev: Option<&[T]>,
+    c: &mut [T],
+    h: &mut [T],
+);
 
 /// Backward fused pass over `rows` rows; see the module docs for the equations.
 ///
@@ -96,7 +107,11 @@ pub struct GateKernel<T> {
 impl<T: Real> GateKernel<T> {
     /// The scalar reference kernel (exists for every [`Real`]).
     pub fn scalar() -> Self {
-        GateKernel { kind: KernelKind::Scalar, forward: gates_scalar::forward_rows::<T>, backward: gates_scalar::backward_rows::<T> }
+        GateKernel {
+            kind: KernelKind::Scalar,
+            forward: gates_scalar::forward_rows::<T>,
+            backward: gates_scalar::backward_rows::<T>,
+        }
     }
 
     /// Which implementation this is.
@@ -109,7 +124,16 @@ impl<T: Real> GateKernel<T> {
     /// # Panics
     /// If a slice is shorter than its documented shape.
     #[inline]
-    pub fn forward(&self, rows: usize, hidden: usize, bias: &[T], gates: &mut [T], c_prev: Option<&[T]>, c: &mut [T], h: &mut [T]) {
+    pub fn forward(
+        &self,
+        rows: usize,
+        hidden: usize,
+        bias: &[T],
+        gates: &mut [T],
+        c_prev: Option<&[T]>,
+        c: &mut [T],
+        h: &mut [T],
+    ) {
         (self.forward)(rows, hidden, bias, gates, c_prev, c, h)
     }
 
@@ -148,12 +172,39 @@ pub(crate) fn no_simd_kernel<T>() -> Option<GateKernel<T>> {
 /// # Panics
 /// If any slice is too short for `rows` × its row width.
 #[inline]
-pub(crate) fn check_forward<T>(rows: usize, hidden: usize, bias: &[T], gates: &[T], c_prev: Option<&[T]>, c: &[T], h: &[T]) {
-    assert!(bias.len() >= 4 * hidden, "gate kernel: bias has {} values, need 4H = {}", bias.len(), 4 * hidden);
-    assert!(gates.len() >= rows * 4 * hidden, "gate kernel: gates has {} values, need rows·4H = {}", gates.len(), rows * 4 * hidden);
-    assert!(c.len() >= rows * hidden && h.len() >= rows * hidden, "gate kernel: c/h shorter than rows·H = {}", rows * hidden);
+pub(crate) fn check_forward<T>(
+    rows: usize,
+    hidden: usize,
+    bias: &[T],
+    gates: &[T],
+    c_prev: Option<&[T]>,
+    c: &[T],
+    h: &[T],
+) {
+    assert!(
+        bias.len() >= 4 * hidden,
+        "gate kernel: bias has {} values, need 4H = {}",
+        bias.len(),
+        4 * hidden
+    );
+    assert!(
+        gates.len() >= rows * 4 * hidden,
+        "gate kernel: gates has {} values, need rows·4H = {}",
+        gates.len(),
+        rows * 4 * hidden
+    );
+    assert!(
+        c.len() >= rows * hidden && h.len() >= rows * hidden,
+        "gate kernel: c/h shorter than rows·H = {}",
+        rows * hidden
+    );
     if let Some(cp) = c_prev {
-        assert!(cp.len() >= rows * hidden, "gate kernel: c_prev has {} values, need rows·H = {}", cp.len(), rows * hidden);
+        assert!(
+            cp.len() >= rows * hidden,
+            "gate kernel: c_prev has {} values, need rows·H = {}",
+            cp.len(),
+            rows * hidden
+        );
     }
 }
 
@@ -162,14 +213,39 @@ pub(crate) fn check_forward<T>(rows: usize, hidden: usize, bias: &[T], gates: &[
 /// # Panics
 /// If any slice is too short for `rows` × its row width.
 #[inline]
-pub(crate) fn check_backward<T>(rows: usize, hidden: usize, gates: &[T], c_prev: Option<&[T]>, c: &[T], dh_out: Option<&[T]>, dh_rec: &[T], dc: &[T]) {
+pub(crate) fn check_backward<T>(
+    rows: usize,
+    hidden: usize,
+    gates: &[T],
+    c_prev: Option<&[T]>,
+    c: &[T],
+    dh_out: Option<&[T]>,
+    dh_rec: &[T],
+    dc: &[T],
+) {
     let n = rows * hidden;
-    assert!(gates.len() >= 4 * n, "gate kernel: gates has {} values, need rows·4H = {}", gates.len(), 4 * n);
-    assert!(c.len() >= n && dh_rec.len() >= n && dc.len() >= n, "gate kernel: c/dh_rec/dc shorter than rows·H = {n}");
+    assert!(
+        gates.len() >= 4 * n,
+        "gate kernel: gates has {} values, need rows·4H = {}",
+        gates.len(),
+        4 * n
+    );
+    assert!(
+        c.len() >= n && dh_rec.len() >= n && dc.len() >= n,
+        "gate kernel: c/dh_rec/dc shorter than rows·H = {n}"
+    );
     if let Some(cp) = c_prev {
-        assert!(cp.len() >= n, "gate kernel: c_prev has {} values, need rows·H = {n}", cp.len());
+        assert!(
+            cp.len() >= n,
+            "gate kernel: c_prev has {} values, need rows·H = {n}",
+            cp.len()
+        );
     }
     if let Some(d) = dh_out {
-        assert!(d.len() >= n, "gate kernel: dh_out has {} values, need rows·H = {n}", d.len());
+        assert!(
+            d.len() >= n,
+            "gate kernel: dh_out has {} values, need rows·H = {n}",
+            d.len()
+        );
     }
 }

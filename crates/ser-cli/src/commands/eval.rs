@@ -91,9 +91,20 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         "confusion": matrix.counts.chunks(matrix.num_classes).collect::<Vec<_>>(),
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).context("cannot serialise")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot serialise")?
+        );
     } else {
-        print!("{}", text_report(&model.source.to_string(), &data.description, &matrix, &model.class_names));
+        print!(
+            "{}",
+            text_report(
+                &model.source.to_string(),
+                &data.description,
+                &matrix,
+                &model.class_names
+            )
+        );
     }
     if let Some((png, json)) = &outputs {
         let title = format!(
@@ -118,7 +129,11 @@ fn warn_on_seen_speakers(training: &serde_json::Value, data: &data::LabelledData
         training
             .get(key)
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let seen: Vec<String> = recorded("train_speakers")
@@ -145,15 +160,29 @@ fn text_report(model: &str, data: &str, m: &ConfusionMatrix, names: &[String]) -
     let mut s = String::new();
     let _ = writeln!(s, "model     {model}");
     let _ = writeln!(s, "data      {data} ({} clips)", metrics.n);
-    let _ = writeln!(s, "UAR       {:6.2} %   (mean of per-class recalls)", metrics.uar * 100.0);
-    let _ = writeln!(s, "WA        {:6.2} %   (share of clips correct)", metrics.wa * 100.0);
+    let _ = writeln!(
+        s,
+        "UAR       {:6.2} %   (mean of per-class recalls)",
+        metrics.uar * 100.0
+    );
+    let _ = writeln!(
+        s,
+        "WA        {:6.2} %   (share of clips correct)",
+        metrics.wa * 100.0
+    );
     let _ = writeln!(s, "macro-F1  {:6.2} %", metrics.macro_f1 * 100.0);
     let _ = writeln!(s, "\nper-class recall");
     for (c, name) in names.iter().enumerate() {
         let total = m.row_total(c);
         match m.recall(c) {
             Some(r) => {
-                let _ = writeln!(s, "  {name:<10} {:>4}/{:<4} {:6.2} %", m.get(c, c), total, r * 100.0);
+                let _ = writeln!(
+                    s,
+                    "  {name:<10} {:>4}/{:<4} {:6.2} %",
+                    m.get(c, c),
+                    total,
+                    r * 100.0
+                );
             }
             None => {
                 let _ = writeln!(s, "  {name:<10}    no clips");

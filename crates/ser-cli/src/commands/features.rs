@@ -126,9 +126,7 @@ impl Args {
             config.fmax = self.fmax;
         }
         // Reject impossible combinations before touching any file (48 kHz is only a probe rate).
-        config
-            .resolve(48_000)
-            .context("invalid MFCC parameters")?;
+        config.resolve(48_000).context("invalid MFCC parameters")?;
         let preset = (config == base).then(|| self.preset.clone());
         Ok((config, preset))
     }
@@ -222,10 +220,10 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
     }
     if written > 0 {
         ui.info(&format!(
-        "wrote {written} {ext} files ({frames} frames x {} coefficients) to {}",
-        config.n_mfcc(),
-        args.output.display()
-    ));
+            "wrote {written} {ext} files ({frames} frames x {} coefficients) to {}",
+            config.n_mfcc(),
+            args.output.display()
+        ));
     }
     if failures > 0 {
         bail!(

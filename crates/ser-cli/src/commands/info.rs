@@ -39,7 +39,10 @@ pub fn run(args: Args) -> Result<()> {
                 .collect::<Vec<_>>(),
             "meta": model.meta,
         });
-        println!("{}", serde_json::to_string_pretty(&value).context("cannot serialise")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).context("cannot serialise")?
+        );
         return Ok(());
     }
     print!("{}", describe(&model));
@@ -76,7 +79,8 @@ fn describe(model: &LoadedModel) -> String {
             c.num_layers,
             match c.head {
                 ser_nn::Head::Last => "last layer's final state".to_string(),
-                ser_nn::Head::Concat => format!("final states of all {} layers concatenated", c.num_layers),
+                ser_nn::Head::Concat =>
+                    format!("final states of all {} layers concatenated", c.num_layers),
             },
             c.dropout,
             c.feature_size(),
@@ -85,7 +89,11 @@ fn describe(model: &LoadedModel) -> String {
     );
     line(
         "parameters",
-        format!("{} (f32, {} bytes)", model.classifier.num_params(), 4 * model.classifier.num_params()),
+        format!(
+            "{} (f32, {} bytes)",
+            model.classifier.num_params(),
+            4 * model.classifier.num_params()
+        ),
     );
     line("classes", model.class_names.join(", "));
     let m = &model.mfcc;
@@ -94,7 +102,11 @@ fn describe(model: &LoadedModel) -> String {
         format!(
             "{} MFCC per frame, preset {}",
             m.n_mfcc(),
-            model.preset.as_deref().or(model::preset_of(m)).unwrap_or("custom")
+            model
+                .preset
+                .as_deref()
+                .or(model::preset_of(m))
+                .unwrap_or("custom")
         ),
     );
     line(
@@ -134,7 +146,10 @@ fn describe(model: &LoadedModel) -> String {
                 serde_json::Value::String(v) => v.clone(),
                 other => other.to_string(),
             };
-            line(if first { "training" } else { "" }, format!("{key}: {text}"));
+            line(
+                if first { "training" } else { "" },
+                format!("{key}: {text}"),
+            );
             first = false;
         }
     }

@@ -166,7 +166,12 @@ fn predict_files(model: &mut LoadedModel, files: &[PathBuf], ui: &Ui) -> Report 
         .map(|(file, p)| {
             let best = ser_experiment::metrics::argmax(&p);
             let probabilities = ClassProbabilities(
-                model.class_names.iter().cloned().zip(p.iter().copied()).collect(),
+                model
+                    .class_names
+                    .iter()
+                    .cloned()
+                    .zip(p.iter().copied())
+                    .collect(),
             );
             Prediction {
                 file: file.display().to_string(),

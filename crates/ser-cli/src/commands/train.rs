@@ -125,11 +125,18 @@ fn resolve_settings(args: &Args) -> Result<Plan> {
 }
 
 /// Which clips validate: by speaker when the data has speakers, else every fifth clip.
-fn validation_mask(data: &LabelledData, requested: Option<&[String]>, ui: &Ui) -> Result<Vec<bool>> {
+fn validation_mask(
+    data: &LabelledData,
+    requested: Option<&[String]>,
+    ui: &Ui,
+) -> Result<Vec<bool>> {
     let speakers = data.speakers();
     if speakers.is_empty() {
         if requested.is_some() {
-            bail!("--val-speakers given but {} has no speaker column", data.description);
+            bail!(
+                "--val-speakers given but {} has no speaker column",
+                data.description
+            );
         }
         ui.warn("no speaker information: validating on every fifth clip (not speaker-independent)");
         return Ok((0..data.items.len()).map(|i| i % 5 == 4).collect());
@@ -138,9 +145,16 @@ fn validation_mask(data: &LabelledData, requested: Option<&[String]>, ui: &Ui) -
         Some(list) => {
             let mut chosen = Vec::new();
             for wanted in list {
-                let found = speakers.iter().find(|s| same_speaker(s, wanted)).with_context(|| {
-                    format!("validation speaker {wanted:?} is not in {} (speakers: {})", data.description, speakers.join(","))
-                })?;
+                let found = speakers
+                    .iter()
+                    .find(|s| same_speaker(s, wanted))
+                    .with_context(|| {
+                        format!(
+                            "validation speaker {wanted:?} is not in {} (speakers: {})",
+                            data.description,
+                            speakers.join(",")
+                        )
+                    })?;
                 chosen.push(found.clone());
             }
             chosen
@@ -194,7 +208,11 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
     }
     let standardizer = Standardizer::fit(
         plan.mfcc.n_mfcc(),
-        features.iter().zip(&is_val).filter(|(_, v)| !**v).map(|(f, _)| f),
+        features
+            .iter()
+            .zip(&is_val)
+            .filter(|(_, v)| !**v)
+            .map(|(f, _)| f),
     );
     let (mut train, mut validation) = (Split::default(), Split::default());
     for ((item, f), &v) in data.items.iter().zip(&features).zip(&is_val) {
@@ -256,7 +274,13 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
             log.val_uar * 100.0,
             best * 100.0
         );
-        ui.line(&bar, &format!("epoch {:>3}/{epochs}  {msg}  {:.1}s", log.epoch, log.seconds));
+        ui.line(
+            &bar,
+            &format!(
+                "epoch {:>3}/{epochs}  {msg}  {:.1}s",
+                log.epoch, log.seconds
+            ),
+        );
         bar.set_message(msg);
         bar.inc(1);
     };
@@ -305,11 +329,21 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
     let title = format!(
         "{} on {} — seed {}, kept epoch {}",
         plan.cell,
-        if data.description.starts_with("RAVDESS") { "RAVDESS" } else { "CSV list" },
+        if data.description.starts_with("RAVDESS") {
+            "RAVDESS"
+        } else {
+            "CSV list"
+        },
         config.seed,
         outcome.best_epoch
     );
-    plot::training_curves(&curves_path, &outcome.history, outcome.best_epoch, &title, policy)?;
+    plot::training_curves(
+        &curves_path,
+        &outcome.history,
+        outcome.best_epoch,
+        &title,
+        policy,
+    )?;
 
     println!(
         "kept epoch {} of {}: validation UAR {:.2}%",

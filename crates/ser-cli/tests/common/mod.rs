@@ -25,7 +25,11 @@ impl Run {
 
     /// Panics with both streams unless the exit code is 0.
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "ser failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "ser failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -79,7 +83,14 @@ pub fn write_wav(path: &Path, freq: f32, seconds: f32, sample_rate: u32, seed: u
 }
 
 pub const EMOTIONS: [&str; 8] = [
-    "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
 ];
 
 /// A small labelled corpus: 8 emotions × 3 speakers × 2 clips of 0.6 s at 16 kHz (tone pitch
@@ -91,7 +102,13 @@ pub fn synthetic_corpus(dir: &Path) -> PathBuf {
             for take in 0..2 {
                 let name = format!("wav/s{speaker}_{emotion}_{take}.wav");
                 let freq = 150.0 + 60.0 * e as f32 + 7.0 * speaker as f32;
-                write_wav(&dir.join(&name), freq, 0.6, 16_000, (e * 10 + speaker * 2 + take) as u32);
+                write_wav(
+                    &dir.join(&name),
+                    freq,
+                    0.6,
+                    16_000,
+                    (e * 10 + speaker * 2 + take) as u32,
+                );
                 csv += &format!("{name},{emotion},s{speaker}\n");
             }
         }
@@ -112,8 +129,18 @@ pub fn trained_fixture() -> &'static Path {
             ser(
                 dir.path(),
                 &[
-                    "-q", "train", "--data", "list.csv", "--cell", "L1h32", "--epochs", "2",
-                    "--val-speakers", "s2", "-o", "run/model.safetensors",
+                    "-q",
+                    "train",
+                    "--data",
+                    "list.csv",
+                    "--cell",
+                    "L1h32",
+                    "--epochs",
+                    "2",
+                    "--val-speakers",
+                    "s2",
+                    "-o",
+                    "run/model.safetensors",
                 ],
             )
             .ok();
@@ -126,17 +153,26 @@ pub fn trained_fixture() -> &'static Path {
 pub fn ravdess_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("RAVDESS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/ravdess")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/ravdess"
+            ))
+        });
     if dir.join("Actor_01").is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping: no RAVDESS data at {} (set RAVDESS_DIR)", dir.display());
+        eprintln!(
+            "skipping: no RAVDESS data at {} (set RAVDESS_DIR)",
+            dir.display()
+        );
         None
     }
 }
 
 /// Width and height of a PNG file, decoding the whole image (fails on a corrupt file).
 pub fn png_size(path: &Path) -> (u32, u32) {
-    let img = image::open(path).unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+    let img =
+        image::open(path).unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
     (img.width(), img.height())
 }

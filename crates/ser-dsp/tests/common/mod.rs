@@ -21,7 +21,10 @@ pub fn ravdess_dir(test: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("{test}: RAVDESS not found at {} (set RAVDESS_DIR); skipping", dir.display());
+        eprintln!(
+            "{test}: RAVDESS not found at {} (set RAVDESS_DIR); skipping",
+            dir.display()
+        );
         None
     }
 }
@@ -53,18 +56,29 @@ impl Fixture {
     /// `(shape, values)` of an f32 tensor.
     pub fn f32(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
         let st = self.st();
-        let t = st.tensor(name).unwrap_or_else(|e| panic!("tensor {name}: {e}"));
+        let t = st
+            .tensor(name)
+            .unwrap_or_else(|e| panic!("tensor {name}: {e}"));
         assert_eq!(t.dtype(), Dtype::F32, "{name}");
-        let v = t.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let v = t
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
         (t.shape().to_vec(), v)
     }
 
     /// Values of an i64 tensor.
     pub fn i64(&self, name: &str) -> Vec<i64> {
         let st = self.st();
-        let t = st.tensor(name).unwrap_or_else(|e| panic!("tensor {name}: {e}"));
+        let t = st
+            .tensor(name)
+            .unwrap_or_else(|e| panic!("tensor {name}: {e}"));
         assert_eq!(t.dtype(), Dtype::I64, "{name}");
-        t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+        t.data()
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect()
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -76,9 +90,26 @@ impl Fixture {
 #[derive(Deserialize, Debug, Clone)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Component {
-    Sine { amp: f64, freq: f64, phase: f64, start: usize, end: Option<usize> },
-    Chirp { amp: f64, f0: f64, f1: f64, start: usize, end: Option<usize> },
-    Noise { amp: f64, seed: u64, start: usize, end: Option<usize> },
+    Sine {
+        amp: f64,
+        freq: f64,
+        phase: f64,
+        start: usize,
+        end: Option<usize>,
+    },
+    Chirp {
+        amp: f64,
+        f0: f64,
+        f1: f64,
+        start: usize,
+        end: Option<usize>,
+    },
+    Noise {
+        amp: f64,
+        seed: u64,
+        start: usize,
+        end: Option<usize>,
+    },
 }
 
 /// A synthetic signal recipe.
@@ -106,12 +137,24 @@ impl Lcg {
 fn render_component(c: &Component, n_total: usize, sr: f64, out: &mut [f64]) {
     use std::f64::consts::PI;
     match *c {
-        Component::Sine { amp, freq, phase, start, end } => {
+        Component::Sine {
+            amp,
+            freq,
+            phase,
+            start,
+            end,
+        } => {
             for n in start..end.unwrap_or(n_total) {
                 out[n] += amp * (2.0 * PI * freq * n as f64 / sr + phase).sin();
             }
         }
-        Component::Chirp { amp, f0, f1, start, end } => {
+        Component::Chirp {
+            amp,
+            f0,
+            f1,
+            start,
+            end,
+        } => {
             let end = end.unwrap_or(n_total);
             let big_t = (end - start) as f64 / sr;
             for n in start..end {
@@ -119,7 +162,12 @@ fn render_component(c: &Component, n_total: usize, sr: f64, out: &mut [f64]) {
                 out[n] += amp * (2.0 * PI * (f0 * t + (f1 - f0) * t * t / (2.0 * big_t))).sin();
             }
         }
-        Component::Noise { amp, seed, start, end } => {
+        Component::Noise {
+            amp,
+            seed,
+            start,
+            end,
+        } => {
             let mut lcg = Lcg::new(seed);
             for n in start..end.unwrap_or(n_total) {
                 out[n] += amp * (2.0 * lcg.next_unit() - 1.0);
@@ -166,7 +214,10 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
         .zip(b)
         .enumerate()
         .map(|(i, (x, y))| ((x - y).abs(), i))
-        .fold((0.0, 0), |m, d| if d.0 > m.0 || d.0.is_nan() { d } else { m })
+        .fold(
+            (0.0, 0),
+            |m, d| if d.0 > m.0 || d.0.is_nan() { d } else { m },
+        )
 }
 
 /// librosa `[rows, cols]` → `[cols, rows]` (time-major).
