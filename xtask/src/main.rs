@@ -7,7 +7,10 @@ mod commands;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "xtask", about = "Developer tasks: reproduce the paper, run side-by-side benchmarks")]
+#[command(
+    name = "xtask",
+    about = "Developer tasks: reproduce the paper, run side-by-side benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -13,7 +13,6 @@ mod output;
 mod pipeline;
 mod plot;
 mod progress;
-mod trainer;
 
 use std::process::ExitCode;
 

@@ -115,19 +115,13 @@ pub fn load(path: Option<&Path>) -> Result<LoadedModel> {
     })
 }
 
-/// `ser_nn` loads from a path, so the embedded bytes go through a private temporary file.
+/// The model embedded in the binary.
 fn load_builtin() -> Result<(Classifier<f32>, ModelMeta)> {
     if BUILTIN_MODEL.is_empty() {
         bail!("this build of ser has no built-in model (crates/ser-cli/model/builtin.safetensors is empty); pass a model file");
     }
-    let mut file = tempfile::Builder::new()
-        .prefix("ser-builtin-")
-        .suffix(".safetensors")
-        .tempfile()
-        .context("cannot create a temporary file for the built-in model")?;
-    std::io::Write::write_all(&mut file, BUILTIN_MODEL)
-        .context("cannot write the built-in model to a temporary file")?;
-    ser_nn::load_model(file.path()).context("the built-in model does not load (a build problem)")
+    ser_nn::load_model_from_bytes(BUILTIN_MODEL, Path::new("<built-in model>"))
+        .context("the built-in model does not load (a build problem)")
 }
 
 /// The MFCC config (and preset name) recorded in a model's `features` metadata.

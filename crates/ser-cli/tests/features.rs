@@ -191,3 +191,41 @@ fn every_subcommand_has_help_with_examples() {
     let run = ser(dir.path(), &["predict", "--help"]).ok();
     assert!(run.stdout.contains("RAVDESS") && run.stdout.contains("CC BY-NC-SA 4.0"));
 }
+
+#[test]
+fn strict_stops_at_the_first_bad_file_and_the_default_lists_bad_files_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("a_good.wav"), 440.0, 0.5, 16_000, 6);
+    std::fs::write(dir.path().join("b_bad.wav"), b"fLaC not audio").unwrap();
+    write_wav(&dir.path().join("c_good.wav"), 330.0, 0.5, 16_000, 7);
+    std::fs::write(dir.path().join("d_empty.wav"), b"").unwrap();
+    let inputs = ["a_good.wav", "b_bad.wav", "c_good.wav", "d_empty.wav"];
+
+    let mut args = vec!["features"];
+    args.extend(inputs);
+    args.extend(["-o", "lenient"]);
+    let run = ser(dir.path(), &args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(dir.path().join("lenient/c_good.npy").is_file());
+    let bad = run.stderr.find("b_bad.wav").expect("names b_bad.wav");
+    let empty = run.stderr.find("d_empty.wav").expect("names d_empty.wav");
+    let summary = run.stderr.find("2 of 4 files failed").expect("summary");
+    assert!(bad < summary && empty < summary, "{}", run.stderr);
+
+    let mut args = vec!["features", "--strict"];
+    args.extend(inputs);
+    args.extend(["-o", "strict"]);
+    let run = ser(dir.path(), &args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("b_bad.wav") && run.stderr.contains("--strict"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("d_empty.wav"),
+        "went past the first bad file: {}",
+        run.stderr
+    );
+    assert!(dir.path().join("strict/a_good.npy").is_file());
+}

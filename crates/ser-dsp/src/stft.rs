@@ -29,6 +29,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 
+use crate::kernel::Kernel;
 use crate::window::{padded_window, window_offset, WindowKind};
 
 /// How a signal is cut into frames.
@@ -99,6 +100,7 @@ pub struct PowerStft {
     window: Vec<f32>,
     support: std::ops::Range<usize>,
     transform: Transform,
+    kernel: Kernel,
 }
 
 impl std::fmt::Debug for PowerStft {
@@ -117,6 +119,20 @@ impl PowerStft {
     /// If `n_fft == 0`, `hop_length == 0`, `win_length == 0` or `win_length > n_fft` (validated
     /// earlier by [`crate::MfccConfig`]).
     pub fn new(framing: Framing, win_length: usize, window: WindowKind) -> Self {
+        Self::with_kernel(framing, win_length, window, Kernel::detect())
+    }
+
+    /// As [`Self::new`] with an explicit kernel (obtain [`Kernel::Avx`] only from
+    /// [`Kernel::avx`] or [`Kernel::detect`]).
+    ///
+    /// # Panics
+    /// As [`Self::new`].
+    pub fn with_kernel(
+        framing: Framing,
+        win_length: usize,
+        window: WindowKind,
+        kernel: Kernel,
+    ) -> Self {
         assert!(framing.n_fft > 0, "n_fft must be positive");
         assert!(framing.hop_length > 0, "hop_length must be positive");
         assert!(win_length > 0, "win_length must be positive");
@@ -142,12 +158,18 @@ impl PowerStft {
             window: padded_window(window, win_length, n),
             support: offset..offset + win_length,
             transform,
+            kernel,
         }
     }
 
     /// The framing this plan uses.
     pub fn framing(&self) -> Framing {
         self.framing
+    }
+
+    /// The kernel the per-frame loops run with.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// Number of frequency bins `N/2 + 1`.
@@ -201,11 +223,9 @@ impl PowerStft {
         } = scratch;
         match &self.transform {
             Transform::Even { fft, twiddles } => {
-                for (z, pair) in spectrum.iter_mut().zip(frame.chunks_exact(2)) {
-                    *z = Complex::new(pair[0], pair[1]);
-                }
+                pack_pairs(self.kernel, frame, spectrum);
                 fft.process_with_scratch(spectrum, fft_scratch);
-                unpack_even_power(spectrum, twiddles, power);
+                unpack_even_power(self.kernel, spectrum, twiddles, power);
             }
             Transform::Odd(fft) => {
                 fft.process_with_scratch(frame, spectrum, fft_scratch)
@@ -237,9 +257,7 @@ impl PowerStft {
         let dst = &mut frame[self.support.clone()];
         if first >= 0 && first as usize + len <= samples.len() {
             let src = &samples[first as usize..first as usize + len];
-            for ((d, &x), &w) in dst.iter_mut().zip(src).zip(win) {
-                *d = x * w;
-            }
+            multiply(self.kernel, src, win, dst);
         } else {
             for (i, (d, &w)) in dst.iter_mut().zip(win).enumerate() {
                 let idx = first + i as isize;
@@ -266,9 +284,76 @@ impl PowerStft {
     }
 }
 
+/// Runs `$body` (an `#[inline(always)]` fn) with the chosen kernel's target features.
+macro_rules! dispatch {
+    ($kernel:expr, $avx:ident, $body:ident($($arg:expr),*)) => {
+        match $kernel {
+            Kernel::Scalar => $body($($arg),*),
+            Kernel::Avx => {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Kernel::Avx` is only constructed after `is_x86_feature_detected!("avx")`.
+                unsafe {
+                    $avx($($arg),*)
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                $body($($arg),*)
+            }
+        }
+    };
+}
+
+/// `dst[i] = x[i] · w[i]`.
+fn multiply(kernel: Kernel, x: &[f32], w: &[f32], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn multiply_avx(x: &[f32], w: &[f32], dst: &mut [f32]) {
+        multiply_body(x, w, dst)
+    }
+    dispatch!(kernel, multiply_avx, multiply_body(x, w, dst))
+}
+
+#[inline(always)]
+fn multiply_body(x: &[f32], w: &[f32], dst: &mut [f32]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(x).zip(w) {
+        *d = a * b;
+    }
+}
+
+/// `z[n] = frame[2n] + i·frame[2n+1]`; `frame: [2M]`, `z: [M]`.
+fn pack_pairs(kernel: Kernel, frame: &[f32], z: &mut [Complex<f32>]) {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn pack_avx(frame: &[f32], z: &mut [Complex<f32>]) {
+        pack_body(frame, z)
+    }
+    dispatch!(kernel, pack_avx, pack_body(frame, z))
+}
+
+#[inline(always)]
+fn pack_body(frame: &[f32], z: &mut [Complex<f32>]) {
+    for (c, pair) in z.iter_mut().zip(frame.chunks_exact(2)) {
+        *c = Complex::new(pair[0], pair[1]);
+    }
+}
+
 /// Power of a real `2M`-point FFT from the `M`-point complex FFT `z` of its packed input (module
 /// equation): `z: [M]`, `twiddles: [M]`, `power: [M + 1]`.
-fn unpack_even_power(z: &[Complex<f32>], twiddles: &[Complex<f32>], power: &mut [f32]) {
+fn unpack_even_power(
+    kernel: Kernel,
+    z: &[Complex<f32>],
+    twiddles: &[Complex<f32>],
+    power: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn unpack_avx(z: &[Complex<f32>], twiddles: &[Complex<f32>], power: &mut [f32]) {
+        unpack_body(z, twiddles, power)
+    }
+    dispatch!(kernel, unpack_avx, unpack_body(z, twiddles, power))
+}
+
+#[inline(always)]
+fn unpack_body(z: &[Complex<f32>], twiddles: &[Complex<f32>], power: &mut [f32]) {
     let m = z.len();
     let z0 = z[0];
     power[0] = (z0.re + z0.im) * (z0.re + z0.im);

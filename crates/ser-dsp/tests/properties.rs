@@ -6,7 +6,7 @@ use ser_dsp::dct::Dct2;
 use ser_dsp::mel::{hz_to_mel, mel_to_hz, MelFilterbank, MelParams};
 use ser_dsp::stft::{Framing, PowerStft};
 use ser_dsp::window::{padded_window, periodic_window};
-use ser_dsp::{MelNorm, MelScale, MfccConfig, MfccExtractor, WindowKind};
+use ser_dsp::{Kernel, MelNorm, MelScale, MfccConfig, MfccExtractor, WindowKind};
 
 fn lcg_signal(seed: u32, n: usize, amp: f32) -> Vec<f32> {
     let mut s = seed;
@@ -120,6 +120,23 @@ proptest! {
                 prop_assert!((f64::from(p) - o).abs() <= 1e-5 * peak + 1e-9, "t {t} k {k}: {p} vs {o}");
             }
         }
+    }
+
+    /// The AVX build of the per-frame loops gives exactly the baseline build's result.
+    #[test]
+    fn avx_kernel_equals_scalar_kernel(
+        half in 1usize..700, win_frac in 0.2f64..1.0, hop in 1usize..500, len in 1usize..5000,
+        center: bool, seed: u32, kind in window_kind(),
+    ) {
+        let Some(avx) = Kernel::avx() else { return Ok(()) };
+        let n_fft = 2 * half;
+        let win = ((n_fft as f64 * win_frac).ceil() as usize).clamp(1, n_fft);
+        let framing = Framing { n_fft, hop_length: hop, center };
+        let scalar = PowerStft::with_kernel(framing, win, kind, Kernel::Scalar);
+        let fast = PowerStft::with_kernel(framing, win, kind, avx);
+        prop_assert_eq!(fast.kernel(), Kernel::Avx);
+        let x = lcg_signal(seed, len, 0.9);
+        prop_assert_eq!(scalar.power_spectrogram(&x), fast.power_spectrogram(&x));
     }
 
     /// Centred framing with even n_fft: 1 + len / hop frames; uncentred: 1 + (len - n_fft) / hop.
@@ -327,4 +344,20 @@ fn too_short_and_invalid_configs_are_errors() {
         MfccConfig::from_preset("40ms"),
         Err(ser_dsp::DspError::UnknownPreset { .. })
     ));
+}
+
+/// `SER_KERNEL=scalar` forces the baseline kernel; otherwise AVX is used where the CPU has it.
+#[test]
+fn kernel_detection_honours_the_override() {
+    let framing = Framing {
+        n_fft: 64,
+        hop_length: 16,
+        center: true,
+    };
+    let detected = PowerStft::new(framing, 64, WindowKind::Hann).kernel();
+    if std::env::var("SER_KERNEL").is_ok_and(|v| v.eq_ignore_ascii_case("scalar")) {
+        assert_eq!(detected, Kernel::Scalar);
+    } else {
+        assert_eq!(detected, Kernel::avx().unwrap_or(Kernel::Scalar));
+    }
 }

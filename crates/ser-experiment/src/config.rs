@@ -79,6 +79,11 @@ pub struct TrainingConfig {
     pub clip_grad_norm: Option<f64>,
     /// Clips per batch when evaluating (does not change results, only speed and memory).
     pub eval_batch_size: usize,
+    /// On a NaN/Inf loss or gradient, skip that batch (warning on stderr, counted in
+    /// `TrainOutcome::skipped_batches`) instead of stopping with `ExperimentError::NonFinite`.
+    /// Left out of the serialised config when false, so existing fingerprints do not change.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_nonfinite: bool,
 }
 
 impl Default for TrainingConfig {
@@ -96,6 +101,7 @@ impl Default for TrainingConfig {
             patience: None,
             clip_grad_norm: None,
             eval_batch_size: 128,
+            skip_nonfinite: false,
         }
     }
 }

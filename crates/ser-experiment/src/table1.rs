@@ -285,6 +285,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
                 best_val_uar: outcome.best_val_uar,
                 epochs_run: outcome.history.len(),
                 stopped_early: outcome.stopped_early,
+                skipped_batches: outcome.skipped_batches,
                 history: outcome.history,
                 test_clips: fd.test_ids.clone(),
                 test_labels: fd.data.test.labels.clone(),

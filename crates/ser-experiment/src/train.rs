@@ -72,6 +72,9 @@ pub struct TrainOutcome {
     pub stopped_early: bool,
     /// Predicted class of every test clip, in `UnitData::test` order.
     pub test_predictions: Vec<usize>,
+    /// Batches skipped because their loss or gradient was NaN/Inf (only with
+    /// `TrainingConfig::skip_nonfinite`; always 0 otherwise).
+    pub skipped_batches: usize,
 }
 
 /// The classifier configuration for `cell` under `training`.
@@ -122,19 +125,39 @@ pub fn eval_batches(split: &Split, batch_size: usize, input_size: usize) -> Vec<
 /// Trains one unit; `on_epoch` sees every finished epoch (for progress bars).
 ///
 /// # Errors
-/// [`ExperimentError::NonFinite`] when the loss or a gradient is NaN/Inf, [`ExperimentError::EmptySplit`]
-/// when a role has no clips.
+/// See [`train_model`].
 pub fn train_unit(
     id: &UnitId,
     data: &UnitData,
     training: &TrainingConfig,
     on_epoch: &mut dyn FnMut(&EpochLog, usize, f64),
 ) -> Result<TrainOutcome> {
-    for (role, split) in [
-        ("training", &data.train),
-        ("validation", &data.validation),
-        ("test", &data.test),
-    ] {
+    if data.test.inputs.is_empty() {
+        return Err(ExperimentError::EmptySplit {
+            fold: id.fold,
+            role: "test",
+        });
+    }
+    train_model(id, data, training, on_epoch).map(|(outcome, _model)| outcome)
+}
+
+/// Trains one model and returns it with the kept (best-validation-epoch) parameters loaded, beside the
+/// outcome. The test split may be empty (then `test_predictions` is empty): `ser train` uses this to
+/// train a model for deployment.
+///
+/// # Errors
+/// [`ExperimentError::NonFinite`] when the loss or a gradient is NaN/Inf (unless
+/// `training.skip_nonfinite`: then the batch is skipped, with a warning on stderr, and counted in
+/// [`TrainOutcome::skipped_batches`]; its clips do not count in the epoch's mean loss; an epoch
+/// whose batches were all skipped stops with the error), [`ExperimentError::EmptySplit`]
+/// when the training or validation role has no clips.
+pub fn train_model(
+    id: &UnitId,
+    data: &UnitData,
+    training: &TrainingConfig,
+    on_epoch: &mut dyn FnMut(&EpochLog, usize, f64),
+) -> Result<(TrainOutcome, Classifier<f32>)> {
+    for (role, split) in [("training", &data.train), ("validation", &data.validation)] {
         if split.inputs.is_empty() {
             return Err(ExperimentError::EmptySplit {
                 fold: id.fold,
@@ -166,10 +189,13 @@ pub fn train_unit(
     let mut best_epoch = 0;
     let mut history = Vec::with_capacity(training.epochs);
     let mut stopped_early = false;
+    let mut skipped_batches = 0;
     for epoch in 1..=training.epochs {
         let start = Instant::now();
         order.shuffle(&mut shuffle_rng);
         let mut loss_sum = 0.0;
+        let mut loss_clips = 0usize;
+        let mut last_fault = None;
         for (step, chunk) in order.chunks(training.batch_size).enumerate() {
             let batch = pack(&data.train, chunk, data.input_size);
             let labels: Vec<usize> = chunk.iter().map(|&i| data.train.labels[i]).collect();
@@ -184,17 +210,34 @@ pub fn train_unit(
                 step: step + 1,
                 loss,
             };
-            if !loss.is_finite() {
-                return Err(non_finite("loss"));
-            }
-            if grads.iter().any(|g| !g.is_finite()) {
-                return Err(non_finite("gradient"));
+            let fault = if !loss.is_finite() {
+                Some(non_finite("loss"))
+            } else if grads.iter().any(|g| !g.is_finite()) {
+                Some(non_finite("gradient"))
+            } else {
+                None
+            };
+            if let Some(err) = fault {
+                if !training.skip_nonfinite {
+                    return Err(err);
+                }
+                eprintln!("warning: skipping batch: {err}");
+                skipped_batches += 1;
+                last_fault = Some(err);
+                continue;
             }
             if let Some(max_norm) = training.clip_grad_norm {
                 ser_nn::clip_grad_norm(&mut grads, max_norm);
             }
             adam.step(model.params_mut(), &grads);
             loss_sum += loss * chunk.len() as f64;
+            loss_clips += chunk.len();
+        }
+        if loss_clips == 0 {
+            // Every batch of the epoch was skipped: nothing can be learned, stop with the last fault.
+            if let Some(err) = last_fault {
+                return Err(err);
+            }
         }
         let val_predictions = predict(&mut model, &validation_batches);
         let val_uar = ConfusionMatrix::from_predictions(
@@ -210,7 +253,7 @@ pub fn train_unit(
         }
         let log = EpochLog {
             epoch,
-            train_loss: loss_sum / order.len() as f64,
+            train_loss: loss_sum / loss_clips as f64,
             val_uar,
             seconds: start.elapsed().as_secs_f64(),
         };
@@ -226,7 +269,7 @@ pub fn train_unit(
     model.params_mut().copy_from_slice(&best_params);
     let test_batches = eval_batches(&data.test, training.eval_batch_size, data.input_size);
     let test_predictions = predict(&mut model, &test_batches);
-    Ok(TrainOutcome {
+    let outcome = TrainOutcome {
         num_params: n_params,
         classifier: config,
         best_epoch,
@@ -234,5 +277,7 @@ pub fn train_unit(
         history,
         stopped_early,
         test_predictions,
-    })
+        skipped_batches,
+    };
+    Ok((outcome, model))
 }

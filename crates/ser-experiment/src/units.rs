@@ -63,6 +63,9 @@ pub struct UnitRecord {
     pub best_val_uar: f64,
     pub epochs_run: usize,
     pub stopped_early: bool,
+    /// Batches skipped for a NaN/Inf loss or gradient (`training.skip_nonfinite`).
+    #[serde(default)]
+    pub skipped_batches: usize,
     pub history: Vec<EpochLog>,
     /// Test clip ids (file stems), their true classes and the predictions of the kept parameters.
     pub test_clips: Vec<String>,

@@ -31,6 +31,7 @@ fn record(unit: &Unit, fingerprint: &str) -> UnitRecord {
         best_val_uar: 0.25,
         epochs_run: 1,
         stopped_early: false,
+        skipped_batches: 0,
         history: vec![],
         test_clips: vec!["03-01-01-01-01-01-01".into()],
         test_labels: vec![0],

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use ser_experiment::cells::Cell;
 use ser_experiment::config::TrainingConfig;
 use ser_experiment::seeds::unit_seed;
-use ser_experiment::train::{train_unit, Split, UnitData, UnitId};
+use ser_experiment::train::{train_model, train_unit, Split, UnitData, UnitId};
 use ser_experiment::ExperimentError;
 
 const INPUT: usize = 34;
@@ -162,6 +162,54 @@ fn empty_roles_are_an_error() {
             err,
             ExperimentError::EmptySplit {
                 role: "validation",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn skip_nonfinite_skips_and_counts_the_poisoned_batch() {
+    let mut poisoned = data(4);
+    poisoned.train.inputs[5][3] = f32::NAN;
+    let mut config = training(3);
+    // 80 clips in batches of 16: the poisoned clip spoils one batch of five in every epoch.
+    config.skip_nonfinite = true;
+    let (outcome, model) = train_model(&id("L1h32"), &poisoned, &config, &mut |_, _, _| {})
+        .expect("skips, does not stop");
+    assert_eq!(outcome.skipped_batches, 3);
+    assert_eq!(outcome.history.len(), 3);
+    assert!(outcome.history.iter().all(|h| h.train_loss.is_finite()));
+    assert!(model.params().iter().all(|p| p.is_finite()));
+
+    // Without the flag, the same data stops in epoch 1.
+    config.skip_nonfinite = false;
+    let err = train_unit(&id("L1h32"), &poisoned, &config, &mut |_, _, _| {}).unwrap_err();
+    assert!(
+        matches!(err, ExperimentError::NonFinite { epoch: 1, .. }),
+        "{err}"
+    );
+
+    // Clean data skips nothing.
+    let clean = train_unit(&id("L1h32"), &data(4), &config, &mut |_, _, _| {}).unwrap();
+    assert_eq!(clean.skipped_batches, 0);
+}
+
+#[test]
+fn skip_nonfinite_still_stops_when_every_batch_is_poisoned() {
+    let mut data = data(6);
+    data.train.inputs[0][0] = f32::NAN;
+    let mut config = training(2);
+    config.batch_size = 200; // a single batch, always poisoned
+    config.skip_nonfinite = true;
+    let err = train_unit(&id("L1h32"), &data, &config, &mut |_, _, _| {}).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExperimentError::NonFinite {
+                epoch: 1,
+                step: 1,
                 ..
             }
         ),

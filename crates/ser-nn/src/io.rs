@@ -4,11 +4,12 @@
 //! ```text
 //! tensors:       lstm.weight_ih_l0 [4H, I], lstm.weight_hh_l0 [4H, H], lstm.bias_ih_l0 [4H],
 //!                lstm.bias_hh_l0 [4H], … (every layer), fc.weight [C, F], fc.bias [C]      (F32, row-major)
-//! __metadata__:  "format"            = "pt"                 (what torch's safetensors writer puts there)
-//!                "ser_nn.version"    = "1"
-//!                "ser_nn.config"     = ClassifierConfig as JSON
-//!                "ser_nn.meta"       = ModelMeta as JSON (features, normalisation, class names, training)
+//! __metadata__:  "ser_nn" = JSON {"version": 2,
+//!                                  "config": ClassifierConfig,
+//!                                  "meta": ModelMeta (features, normalisation, class names, training)}
 //! ```
+//! One metadata key only: the safetensors writer keeps metadata in a `HashMap`, whose order varies
+//! from run to run, so a single key is what makes the same model give the same file bytes.
 //! PyTorch reads the file with `safetensors.torch.load_file(path)` and `model.load_state_dict(sd,
 //! strict=True)`; the metadata is visible with `safe_open(path, "pt").metadata()` or any JSON reader of
 //! the header. Files are written atomically (temporary file in the same directory, then rename), and a
@@ -24,10 +25,17 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const KEY_VERSION: &str = "ser_nn.version";
-const KEY_CONFIG: &str = "ser_nn.config";
-const KEY_META: &str = "ser_nn.meta";
-const FORMAT_VERSION: &str = "1";
+/// The single `__metadata__` key holding [`StoredMetadata`] as JSON.
+const KEY_METADATA: &str = "ser_nn";
+const FORMAT_VERSION: u32 = 2;
+
+/// Everything a saved model carries besides its tensors.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredMetadata {
+    version: u32,
+    config: ClassifierConfig,
+    meta: ModelMeta,
+}
 
 /// Everything besides weights and architecture that prediction needs, plus free-form provenance.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -96,27 +104,17 @@ pub fn save_model<T: Real>(
             .collect();
         blobs.push(bytes);
     }
-    let json = |key, value: serde_json::Result<String>| {
-        value.map_err(|source| NnError::MetadataJson {
-            path: path.to_path_buf(),
-            key,
-            source,
-        })
+    let stored = StoredMetadata {
+        version: FORMAT_VERSION,
+        config: model.config().clone(),
+        meta: meta.clone(),
     };
-    let header: HashMap<String, String> = [
-        ("format".to_string(), "pt".to_string()),
-        (KEY_VERSION.to_string(), FORMAT_VERSION.to_string()),
-        (
-            KEY_CONFIG.to_string(),
-            json(KEY_CONFIG, serde_json::to_string(model.config()))?,
-        ),
-        (
-            KEY_META.to_string(),
-            json(KEY_META, serde_json::to_string(meta))?,
-        ),
-    ]
-    .into_iter()
-    .collect();
+    let stored_json = serde_json::to_string(&stored).map_err(|source| NnError::MetadataJson {
+        path: path.to_path_buf(),
+        key: KEY_METADATA,
+        source,
+    })?;
+    let header: HashMap<String, String> = HashMap::from([(KEY_METADATA.to_string(), stored_json)]);
     let st_err = |source| NnError::Safetensors {
         op: "serialize",
         path: path.to_path_buf(),
@@ -147,43 +145,50 @@ pub fn load_model(path: &Path) -> Result<(Classifier<f32>, ModelMeta), NnError> 
 /// As [`load_model`].
 pub fn load_model_as<T: Real>(path: &Path) -> Result<(Classifier<T>, ModelMeta), NnError> {
     let bytes = read_file(path)?;
-    let (_, header) =
-        SafeTensors::read_metadata(&bytes).map_err(|source| NnError::Safetensors {
-            op: "read header",
+    load_model_from_bytes(&bytes, path)
+}
+
+/// [`load_model_as`] from the bytes of a model file already in memory (e.g. one embedded in a
+/// binary); `name` only labels errors.
+///
+/// # Errors
+/// As [`load_model`].
+pub fn load_model_from_bytes<T: Real>(
+    bytes: &[u8],
+    name: &Path,
+) -> Result<(Classifier<T>, ModelMeta), NnError> {
+    let path = name;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|source| NnError::Safetensors {
+        op: "read header",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let stored_json = header
+        .metadata()
+        .as_ref()
+        .and_then(|map| map.get(KEY_METADATA))
+        .ok_or(NnError::MissingMetadata {
             path: path.to_path_buf(),
+            key: KEY_METADATA,
+        })?;
+    let stored: StoredMetadata =
+        serde_json::from_str(stored_json).map_err(|source| NnError::MetadataJson {
+            path: path.to_path_buf(),
+            key: KEY_METADATA,
             source,
         })?;
-    let empty = HashMap::new();
-    let map = header.metadata().as_ref().unwrap_or(&empty);
-    let get = |key: &'static str| {
-        map.get(key).ok_or(NnError::MissingMetadata {
-            path: path.to_path_buf(),
-            key,
-        })
-    };
-    let parse_err = |key| {
-        move |source| NnError::MetadataJson {
-            path: path.to_path_buf(),
-            key,
-            source,
-        }
-    };
-    let version = get(KEY_VERSION)?;
-    if version != FORMAT_VERSION {
+    if stored.version != FORMAT_VERSION {
         return Err(NnError::MetadataMismatch {
             path: path.to_path_buf(),
             field: "ser_nn.version",
-            expected: FORMAT_VERSION.into(),
-            got: version.clone(),
+            expected: FORMAT_VERSION.to_string(),
+            got: stored.version.to_string(),
         });
     }
-    let config: ClassifierConfig =
-        serde_json::from_str(get(KEY_CONFIG)?).map_err(parse_err(KEY_CONFIG))?;
-    let meta: ModelMeta = serde_json::from_str(get(KEY_META)?).map_err(parse_err(KEY_META))?;
-    meta.check(&config, path)?;
-    let mut model = Classifier::try_new(config, 0)?;
-    fill_from_bytes(path, &bytes, &mut model)?;
-    Ok((model, meta))
+    stored.meta.check(&stored.config, path)?;
+    let mut model = Classifier::try_new(stored.config, 0)?;
+    fill_from_bytes(path, bytes, &mut model)?;
+    Ok((model, stored.meta))
 }
 
 /// Strictly loads weights saved under PyTorch `state_dict` names (e.g. by `torch` + `safetensors`) into

@@ -31,7 +31,9 @@ pub use config::{ClassifierConfig, Head};
 pub use dropout::Dropout;
 pub use error::NnError;
 pub use init_spec::{BiasInitSpec, BiasTargetSpec, InitSpec, LinearInitSpec, WeightInitSpec};
-pub use io::{load_model, load_model_as, load_state_dict, save_model, ModelMeta};
+pub use io::{
+    load_model, load_model_as, load_model_from_bytes, load_state_dict, save_model, ModelMeta,
+};
 pub use linear::Linear;
 pub use loss::{log_softmax, softmax, CrossEntropy};
 pub use lstm_core::{PackedBatch, Real};

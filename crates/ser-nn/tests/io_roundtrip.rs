@@ -111,3 +111,23 @@ fn strict_loading_reports_what_is_wrong() {
         })
     ));
 }
+
+#[test]
+fn same_model_gives_the_same_file_bytes_and_loads_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Classifier::<f32>::new(ClassifierConfig::paper(5, 2, Head::Concat), 11);
+    let first = dir.path().join("first.safetensors");
+    let second = dir.path().join("second.safetensors");
+    save_model(&first, &model, &meta()).unwrap();
+    save_model(&second, &model, &meta()).unwrap();
+    let bytes = std::fs::read(&first).unwrap();
+    assert_eq!(bytes, std::fs::read(&second).unwrap());
+    let (loaded, loaded_meta) =
+        ser_nn::load_model_from_bytes::<f32>(&bytes, std::path::Path::new("in-memory")).unwrap();
+    assert_eq!(loaded.params(), model.params());
+    assert_eq!(loaded_meta, meta());
+    match ser_nn::load_model_from_bytes::<f32>(&bytes[..40], std::path::Path::new("cut-short")) {
+        Err(e) => assert!(e.to_string().contains("cut-short"), "{e}"),
+        Ok(_) => panic!("a truncated model file loaded"),
+    }
+}

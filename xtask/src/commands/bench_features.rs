@@ -75,15 +75,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("building the thread pool")?;
 
     // Untimed pass: total audio duration (and an early, clear error for a bad file).
-    let audio_s: f64 = pool.install(|| {
-        use rayon::prelude::*;
-        files
-            .par_iter()
-            .map(|p| read_wav(p).map(|a| a.duration_s()))
-            .collect::<Result<Vec<f64>, _>>()
-    })?
-    .iter()
-    .sum();
+    let audio_s: f64 = pool
+        .install(|| {
+            use rayon::prelude::*;
+            files
+                .par_iter()
+                .map(|p| read_wav(p).map(|a| a.duration_s()))
+                .collect::<Result<Vec<f64>, _>>()
+        })?
+        .iter()
+        .sum();
     println!(
         "{} files, {:.1} s of audio under {}; {threads} threads",
         files.len(),
@@ -106,7 +107,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             best = best.min(elapsed);
         }
-        ours.push(Ours { frames, seconds: best });
+        ours.push(Ours {
+            frames,
+            seconds: best,
+        });
     }
 
     let peer = if args.no_peer {
@@ -144,12 +148,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "paper" => p.librosa_paper_s + p.decode_s,
             _ => p.librosa_25ms_s + p.decode_s,
         });
-        row(&format!("ser-dsp {preset}"), o.frames, o.seconds, peer_secs.map(|s| s / o.seconds));
+        row(
+            &format!("ser-dsp {preset}"),
+            o.frames,
+            o.seconds,
+            peer_secs.map(|s| s / o.seconds),
+        );
     }
     if let Some(p) = &peer {
-        row("librosa paper (+decode)", p.paper_frames, p.librosa_paper_s + p.decode_s, None);
-        row("librosa 25ms (+decode)", p.frames_25ms, p.librosa_25ms_s + p.decode_s, None);
-        row("psf 25ms (+decode)", p.frames_25ms, p.psf_25ms_s + p.decode_s, None);
+        row(
+            "librosa paper (+decode)",
+            p.paper_frames,
+            p.librosa_paper_s + p.decode_s,
+            None,
+        );
+        row(
+            "librosa 25ms (+decode)",
+            p.frames_25ms,
+            p.librosa_25ms_s + p.decode_s,
+            None,
+        );
+        row(
+            "psf 25ms (+decode)",
+            p.frames_25ms,
+            p.psf_25ms_s + p.decode_s,
+            None,
+        );
         println!("(peer decode {:.2} s, included above)", p.decode_s);
         if p.files != files.len() || (p.audio_s - audio_s).abs() > 1e-3 * audio_s {
             println!(
@@ -164,7 +188,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ("paper", ours[0].frames, p.paper_frames),
             ("25ms", ours[1].frames, p.frames_25ms),
         ] {
-            let verdict = if ours_frames == peer_frames { "match" } else { "MISMATCH" };
+            let verdict = if ours_frames == peer_frames {
+                "match"
+            } else {
+                "MISMATCH"
+            };
             println!("frame totals {name}: ours {ours_frames}, librosa {peer_frames}: {verdict}");
         }
     }
@@ -173,8 +201,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Runs the peer script; on any failure prints why and returns `None`.
 fn run_peer(python: &Path, script: &Path, data: &Path) -> Option<Peer> {
-    println!("running the librosa peer: {} {} {} --json", python.display(), script.display(), data.display());
-    let output = match Command::new(python).arg(script).arg(data).arg("--json").output() {
+    println!(
+        "running the librosa peer: {} {} {} --json",
+        python.display(),
+        script.display(),
+        data.display()
+    );
+    let output = match Command::new(python)
+        .arg(script)
+        .arg(data)
+        .arg("--json")
+        .output()
+    {
         Ok(o) => o,
         Err(e) => {
             println!("peer skipped: cannot run {}: {e}", python.display());
@@ -184,15 +222,26 @@ fn run_peer(python: &Path, script: &Path, data: &Path) -> Option<Peer> {
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("").trim();
-        println!("peer skipped: {} exited with {} ({last})", script.display(), output.status);
+        println!(
+            "peer skipped: {} exited with {} ({last})",
+            script.display(),
+            output.status
+        );
         return None;
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let json = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
+    let json = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or("");
     match serde_json::from_str(json) {
         Ok(p) => Some(p),
         Err(e) => {
-            println!("peer skipped: cannot parse its output ({e}): {}", stdout.trim());
+            println!(
+                "peer skipped: cannot parse its output ({e}): {}",
+                stdout.trim()
+            );
             None
         }
     }

@@ -141,12 +141,11 @@ fn fp32_peak() -> (usize, f64, f64) {
     (cores, ghz, cores as f64 * 2.0 * 8.0 * 2.0 * ghz)
 }
 
-/// PyTorch rows `(layers, hidden) -> (train fr/s, infer fr/s)`, or why not.
-fn torch_rows(
-    python: &str,
-    batch: usize,
-    frames: usize,
-) -> anyhow::Result<Vec<((usize, usize), (f64, f64))>> {
+/// One PyTorch row: `(layers, hidden)` and `(train fr/s, infer fr/s)`.
+type TorchRow = ((usize, usize), (f64, f64));
+
+/// PyTorch rows, or why not.
+fn torch_rows(python: &str, batch: usize, frames: usize) -> anyhow::Result<Vec<TorchRow>> {
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/torch_lstm_bench.py");
     let out = Command::new(python)

@@ -52,6 +52,10 @@ pub struct Args {
     /// Do not read or write the feature cache.
     #[arg(long)]
     no_cache: bool,
+    /// On a NaN/Inf loss or gradient, skip the batch with a warning and count it (skipped_batches in
+    /// the unit JSON) instead of stopping the run with an error naming cell, fold, epoch and step.
+    #[arg(long)]
+    skip_nonfinite: bool,
     /// Print the effective config as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -87,6 +91,9 @@ fn build_config(args: &Args) -> anyhow::Result<ExperimentConfig> {
     }
     if args.no_cache {
         config.features.cache = false;
+    }
+    if args.skip_nonfinite {
+        config.training.skip_nonfinite = true;
     }
     config.validate().context("checking the effective config")?;
     Ok(config)

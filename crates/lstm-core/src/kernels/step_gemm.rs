@@ -207,6 +207,26 @@ mod avx2 {
                 }
             }
         }
+        if cols == NR {
+            // Full panel: whole-vector write-back (the common case; H is a multiple of 4 in the paper).
+            for r in 0..R {
+                // SAFETY: c row r holds 16 values from its start (cols == NR).
+                unsafe {
+                    let row = c.add(r * ldc);
+                    let (v0, v1) = if overwrite {
+                        (lo[r], hi[r])
+                    } else {
+                        (
+                            _mm256_add_ps(_mm256_loadu_ps(row), lo[r]),
+                            _mm256_add_ps(_mm256_loadu_ps(row.add(8)), hi[r]),
+                        )
+                    };
+                    _mm256_storeu_ps(row, v0);
+                    _mm256_storeu_ps(row.add(8), v1);
+                }
+            }
+            return;
+        }
         for r in 0..R {
             let mut tmp = [0.0f32; NR];
             // SAFETY: tmp holds 16 values; c row r holds `cols` ≤ 16 values from its start.

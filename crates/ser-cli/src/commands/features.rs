@@ -9,7 +9,6 @@ use ser_dsp::{MfccConfig, Span};
 use crate::formats::{csv_matrix, npy_f32};
 use crate::model::feature_metadata;
 use crate::output::OutputPolicy;
-use crate::pipeline::extract_with_progress;
 use crate::progress::Ui;
 
 /// Compute MFCC features of WAV files or folders.
@@ -73,6 +72,11 @@ pub struct Args {
     /// Output file format.
     #[arg(long, value_enum, default_value_t = Format::Npy)]
     format: Format,
+
+    /// Stop at the first file that cannot be read (files before it are written). Default: go on,
+    /// list every bad file at the end and exit with status 1.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// How each matrix is written.
@@ -164,6 +168,10 @@ fn plan_outputs(inputs: &[PathBuf], out: &Path, ext: &str) -> Result<Vec<(PathBu
     Ok(plan)
 }
 
+/// Files featurised in parallel at a time; with --strict, nothing after the chunk holding the first bad
+/// file is read.
+const EXTRACT_CHUNK: usize = 32;
+
 pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
     let (config, preset) = args.mfcc_config()?;
     let ext = args.format.extension();
@@ -177,36 +185,53 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         config.n_mfcc()
     ));
 
-    let wavs: Vec<PathBuf> = plan.iter().map(|(w, _)| w.clone()).collect();
-    let results = extract_with_progress(&wavs, &config, ui, "MFCC");
-    let mut failures = 0usize;
+    let bar = ui.bar(
+        plan.len(),
+        "MFCC     [{bar:30}] {pos}/{len} files {elapsed} ETA {eta}",
+    );
+    // The messages from ser-dsp name the file.
+    let mut failures: Vec<ser_dsp::DspError> = Vec::new();
     let mut frames = 0usize;
-    for ((wav, out), result) in plan.iter().zip(results) {
-        let features = match result {
-            Ok(f) => f,
-            Err(e) => {
-                // The message from ser-dsp names the file.
-                eprintln!("error: {e}");
-                failures += 1;
-                continue;
-            }
-        };
-        let bytes = match args.format {
-            Format::Npy => npy_f32(&features.data, features.n_frames, features.n_coeffs),
-            Format::Csv => {
-                csv_matrix(&features.data, features.n_frames, features.n_coeffs).into_bytes()
-            }
-        };
-        policy.write(out, &bytes)?;
-        frames += features.n_frames;
-        ui.detail(&format!(
-            "{} -> {} [{} x {}]",
-            wav.display(),
-            out.display(),
-            features.n_frames,
-            features.n_coeffs
-        ));
+    for chunk in plan.chunks(EXTRACT_CHUNK) {
+        let wavs: Vec<PathBuf> = chunk.iter().map(|(w, _)| w.clone()).collect();
+        let results = ser_dsp::extract_files(&wavs, &config);
+        bar.inc(chunk.len() as u64);
+        for ((wav, out), result) in chunk.iter().zip(results) {
+            let features = match result {
+                Ok(f) => f,
+                Err(e) if args.strict => {
+                    bar.finish_and_clear();
+                    return Err(
+                        anyhow::Error::new(e).context("stopped at the first bad file (--strict)")
+                    );
+                }
+                Err(e) => {
+                    failures.push(e);
+                    continue;
+                }
+            };
+            let bytes = match args.format {
+                Format::Npy => npy_f32(&features.data, features.n_frames, features.n_coeffs),
+                Format::Csv => {
+                    csv_matrix(&features.data, features.n_frames, features.n_coeffs).into_bytes()
+                }
+            };
+            policy.write(out, &bytes)?;
+            frames += features.n_frames;
+            ui.detail(&format!(
+                "{} -> {} [{} x {}]",
+                wav.display(),
+                out.display(),
+                features.n_frames,
+                features.n_coeffs
+            ));
+        }
     }
+    bar.finish_and_clear();
+    for e in &failures {
+        eprintln!("error: {e}");
+    }
+    let failures = failures.len();
     let written = plan.len() - failures;
     if written > 0 {
         let settings = serde_json::json!({
@@ -226,10 +251,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         ));
     }
     if failures > 0 {
-        bail!(
-            "{failures} of {} files failed (see the errors above)",
-            plan.len()
-        );
+        bail!("{failures} of {} files failed (listed above)", plan.len());
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::output::{sibling, OutputPolicy};
 use crate::pipeline::extract_with_progress;
 use crate::plot;
 use crate::progress::Ui;
-use crate::trainer::train_model;
+use ser_experiment::train::train_model;
 
 /// The cell trained when neither --cell nor a one-cell --config names one: the paper's best.
 const DEFAULT_CELL: &str = "L3h128";
@@ -80,6 +80,11 @@ pub struct Args {
     /// reduced plan).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     val_speakers: Option<Vec<String>>,
+
+    /// On a NaN/Inf loss or gradient, skip the batch with a warning and count it, instead of stopping
+    /// with an error naming the epoch and step (an epoch whose batches are all bad still stops).
+    #[arg(long)]
+    skip_nonfinite: bool,
 }
 
 /// Settings resolved from the config and the flags.
@@ -115,6 +120,9 @@ fn resolve_settings(args: &Args) -> Result<Plan> {
         config.seed = s;
     }
     config.seeds = 1;
+    if args.skip_nonfinite {
+        config.training.skip_nonfinite = true;
+    }
     if let Some(p) = &args.preset {
         config.features.preset = p.clone();
     }
@@ -244,8 +252,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
     ));
     let unit_data = UnitData {
         input_size: plan.mfcc.n_mfcc(),
-        // train_unit needs a test split; the validation clips stand in (their predictions are unused).
-        test: validation.clone(),
+        test: Default::default(),
         train,
         validation,
     };
@@ -301,6 +308,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         "epochs_run": outcome.history.len(),
         "best_epoch": outcome.best_epoch,
         "best_val_uar": outcome.best_val_uar,
+        "skipped_batches": outcome.skipped_batches,
         "config": config,
     });
     let meta = ModelMeta {
@@ -351,6 +359,12 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         outcome.history.len(),
         outcome.best_val_uar * 100.0
     );
+    if outcome.skipped_batches > 0 {
+        println!(
+            "skipped   {} batches with a NaN/Inf loss or gradient (--skip-nonfinite)",
+            outcome.skipped_batches
+        );
+    }
     println!("model     {}", args.output.display());
     println!("log       {}", log_path.display());
     println!("curves    {}", curves_path.display());
