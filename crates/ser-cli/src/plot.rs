@@ -295,3 +295,87 @@ pub fn confusion_heatmap(
         Ok(())
     })
 }
+
+/// Size of the attention-weights image, pixels.
+pub const ATTENTION_SIZE: (u32, u32) = (1100, 460);
+
+/// Attention weights α_t over a clip (bars, left axis) with the clip's loudness proxy, the first
+/// normalised MFCC c0 (line, right axis), against time in seconds (`hop_seconds` per frame).
+pub fn attention_weights(
+    path: &Path,
+    alpha: &[f32],
+    c0: &[f32],
+    hop_seconds: f64,
+    title: &str,
+    policy: OutputPolicy,
+) -> Result<()> {
+    render_png(path, ATTENTION_SIZE, policy, |root| {
+        root.fill(&WHITE)?;
+        let root = root.titled(title, (FAMILY, 22))?;
+        let n = alpha.len().max(1);
+        let t_max = n as f64 * hop_seconds;
+        let a_max = alpha.iter().copied().fold(0.0f32, f32::max).max(1e-6) as f64;
+        let (c_lo, c_hi) = c0
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        let (c_lo, c_hi) = if c_lo < c_hi {
+            (c_lo as f64, c_hi as f64)
+        } else {
+            (-1.0, 1.0)
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .right_y_label_area_size(70)
+            .build_cartesian_2d(0.0..t_max, 0.0..a_max * 1.1)?
+            .set_secondary_coord(0.0..t_max, c_lo..c_hi + 0.05 * (c_hi - c_lo));
+        chart
+            .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
+            .x_desc("time (s)")
+            .y_desc("attention weight α")
+            .axis_desc_style((FAMILY, 18))
+            .label_style((FAMILY, 15))
+            .draw()?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("c0 (normalised loudness)")
+            .axis_desc_style((FAMILY, 18))
+            .label_style((FAMILY, 15))
+            .draw()?;
+        let blue = RGBColor(31, 119, 180);
+        chart
+            .draw_series(alpha.iter().enumerate().map(|(t, &a)| {
+                let x0 = t as f64 * hop_seconds;
+                Rectangle::new(
+                    [(x0, 0.0), (x0 + hop_seconds, a as f64)],
+                    blue.mix(0.7).filled(),
+                )
+            }))?
+            .label("attention α_t")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], blue.filled()));
+        let orange = RGBColor(230, 110, 20);
+        chart
+            .draw_secondary_series(LineSeries::new(
+                c0.iter()
+                    .enumerate()
+                    .map(|(t, &v)| ((t as f64 + 0.5) * hop_seconds, v as f64)),
+                ShapeStyle::from(&orange).stroke_width(2),
+            ))?
+            .label("c0")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], orange.stroke_width(2))
+            });
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FAMILY, 15))
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })
+}

@@ -2,6 +2,9 @@
 //!
 //! A cell is named `L<layers>h<hidden>` (clip vector = last layer's final state) or
 //! `L<layers>h<hidden>-concat` (final states of all layers concatenated; only for `layers >= 2`).
+//! Beyond the paper, `-mean`, `-max` and `-attn` pool the last layer's outputs over the clip's frames
+//! (see `ser_nn::pooling`); those cells take any `1 ≤ layers ≤ 4`, `1 ≤ hidden ≤ 1024` and have no
+//! paper numbers. The attention layer adds `A·h + 2A` parameters with `A = h`.
 //! Parameter count of a cell, as PyTorch counts `nn.LSTM(34, h, L)` plus `nn.Linear(d, 8)`:
 //! `Σ_l 4h (in_l + h + 2) + 8 d + 8` with `in_0 = 34`, `in_l = h`, and `d = h` (last) or `L·h` (concat).
 
@@ -90,20 +93,26 @@ impl Cell {
         cells
     }
 
-    /// Parses `L2h64`, `L2h64-concat` (case-insensitive, `-last` accepted); the cell must be in Table 1.
+    /// Parses `L2h64`, `L2h64-concat` (case-insensitive, `-last` accepted; the cell must be in Table 1)
+    /// and the pooling cells `L2h64-mean`, `L2h64-max`, `L2h64-attn`.
     pub fn parse(name: &str) -> Result<Cell> {
         let unknown = || ExperimentError::UnknownCell {
             name: name.to_string(),
-            known: "L1h32, L3h128, L2h64-concat".into(),
+            known: "L1h32, L3h128, L2h64-concat, L2h64-attn, L1h128-mean, L2h32-max".into(),
         };
         let lower = name.trim().to_ascii_lowercase();
-        let (body, head) = if let Some(b) = lower.strip_suffix("-concat") {
-            (b, Head::Concat)
-        } else if let Some(b) = lower.strip_suffix("-last") {
-            (b, Head::Last)
-        } else {
-            (lower.as_str(), Head::Last)
-        };
+        let suffixes = [
+            ("-concat", Head::Concat),
+            ("-last", Head::Last),
+            ("-mean", Head::Mean),
+            ("-max", Head::Max),
+            ("-attn", Head::Attention),
+            ("-attention", Head::Attention),
+        ];
+        let (body, head) = suffixes
+            .iter()
+            .find_map(|(suffix, head)| lower.strip_suffix(suffix).map(|b| (b, *head)))
+            .unwrap_or((lower.as_str(), Head::Last));
         let rest = body.strip_prefix('l').ok_or_else(unknown)?;
         let (layers, hidden) = rest.split_once('h').ok_or_else(unknown)?;
         let layers: usize = layers.parse().map_err(|_| unknown())?;
@@ -113,7 +122,13 @@ impl Cell {
             hidden,
             head,
         };
-        cell.paper().ok_or_else(unknown)?;
+        if head.pools_frames() {
+            if !(1..=4).contains(&layers) || !(1..=1024).contains(&hidden) {
+                return Err(unknown());
+            }
+        } else {
+            cell.paper().ok_or_else(unknown)?;
+        }
         Ok(cell)
     }
 
@@ -137,6 +152,7 @@ impl Cell {
         match self.head {
             Head::Last => Some((r.params_last, r.uar_last_pct)),
             Head::Concat => Some((r.params_concat?, r.uar_concat_pct?)),
+            Head::Mean | Head::Max | Head::Attention => None,
         }
     }
 
@@ -149,11 +165,12 @@ impl Cell {
                 4 * h * (input + h + 2)
             })
             .sum();
-        let d = match self.head {
-            Head::Last => h,
-            Head::Concat => self.layers * h,
+        let (d, attention) = match self.head {
+            Head::Last | Head::Mean | Head::Max => (h, 0),
+            Head::Concat => (self.layers * h, 0),
+            Head::Attention => (h, h * h + 2 * h),
         };
-        lstm + PAPER_CLASSES * d + PAPER_CLASSES
+        lstm + attention + PAPER_CLASSES * d + PAPER_CLASSES
     }
 
     /// Rough training cost per frame, proportional to the LSTM's multiply-adds (for scheduling).
@@ -165,8 +182,12 @@ impl Cell {
 impl fmt::Display for Cell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "L{}h{}", self.layers, self.hidden)?;
-        if self.head == Head::Concat {
-            write!(f, "-concat")?;
+        match self.head {
+            Head::Last => {}
+            Head::Concat => write!(f, "-concat")?,
+            Head::Mean => write!(f, "-mean")?,
+            Head::Max => write!(f, "-max")?,
+            Head::Attention => write!(f, "-attn")?,
         }
         Ok(())
     }

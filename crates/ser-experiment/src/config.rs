@@ -22,6 +22,9 @@ pub enum Norm {
     Train,
     /// Over all frames of all actors, test actors included (the authors' setting).
     Global,
+    /// Each actor's clips with that actor's own statistics (speaker normalisation). Transductive for
+    /// the test actors: it uses their unlabelled audio, never their labels.
+    Speaker,
 }
 
 impl std::str::FromStr for Norm {
@@ -30,7 +33,10 @@ impl std::str::FromStr for Norm {
         match s {
             "train" => Ok(Norm::Train),
             "global" => Ok(Norm::Global),
-            other => Err(format!("unknown norm {other:?}: expected train or global")),
+            "speaker" => Ok(Norm::Speaker),
+            other => Err(format!(
+                "unknown norm {other:?}: expected train, global or speaker"
+            )),
         }
     }
 }
@@ -67,6 +73,12 @@ pub struct TrainingConfig {
     pub beta2: f64,
     pub eps: f64,
     pub weight_decay: f64,
+    /// AdamW: decay the weights directly (`θ ← θ − lr·λ·θ`) instead of adding `λ·θ` to the gradient.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decoupled_weight_decay: bool,
+    /// SpecAugment-style masking of the training clips' features (none when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec_augment: Option<ser_nn::SpecAugment>,
     /// Dropout on the clip vector before the linear classifier.
     pub dropout: f64,
     /// Dropout between LSTM layers (PyTorch `nn.LSTM(dropout=..)`).
@@ -96,6 +108,8 @@ impl Default for TrainingConfig {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
+            decoupled_weight_decay: false,
+            spec_augment: None,
             dropout: 0.3,
             lstm_dropout: 0.0,
             patience: None,
@@ -229,6 +243,15 @@ impl ExperimentConfig {
                 t.weight_decay.to_string(),
                 "must be finite and >= 0",
             );
+        }
+        if let Some(aug) = &t.spec_augment {
+            if aug.validate().is_err() {
+                return bad(
+                    "training.spec_augment",
+                    format!("{aug:?}"),
+                    "max_time_fraction must be in [0, 1] and value finite",
+                );
+            }
         }
         if t.patience == Some(0) {
             return bad("training.patience", "0".into(), "must be >= 1 when set");

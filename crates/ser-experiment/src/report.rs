@@ -148,7 +148,9 @@ pub fn cell_report(
         head: cell.head,
         params,
         paper_params,
-        params_equal: params == paper_params && records.iter().all(|r| r.num_params == params),
+        // Cells beyond the paper are checked against the closed-form count instead.
+        params_equal: params == cell.paper().map_or(cell.expected_params(), |p| p.0)
+            && records.iter().all(|r| r.num_params == params),
         uar_pct_mean: uar_mean,
         uar_pct_std: sample_std(&uar),
         paper_uar_pct: paper_uar,
@@ -186,16 +188,24 @@ impl Table1Report {
             let params_mark = if c.params_equal { "" } else { " ≠" };
             let incomplete = if c.complete { "" } else { " (incomplete)" };
             s += &format!(
-                "| {}{} | {}{} | {} | {} ± {} | {} | {:+.2} | {} | {} | {:.1} | {} |\n",
+                "| {}{} | {}{} | {} | {} ± {} | {} | {} | {} | {} | {:.1} | {} |\n",
                 c.cell,
                 incomplete,
                 c.params,
                 params_mark,
-                c.paper_params,
+                if c.paper_params == 0 {
+                    "—".to_string()
+                } else {
+                    c.paper_params.to_string()
+                },
                 fmt_pct(c.uar_pct_mean),
                 fmt_pct(c.uar_pct_std),
                 fmt_pct(c.paper_uar_pct),
-                c.uar_diff_pct,
+                if c.uar_diff_pct.is_finite() {
+                    format!("{:+.2}", c.uar_diff_pct)
+                } else {
+                    "—".to_string()
+                },
                 fmt_pct(c.wa_pct_mean),
                 fmt_pct(c.macro_f1_pct_mean),
                 c.mean_best_epoch,
@@ -289,10 +299,7 @@ impl Table1Report {
                 c.cell,
                 c.layers,
                 c.hidden,
-                match c.head {
-                    ser_nn::Head::Last => "last",
-                    ser_nn::Head::Concat => "concat",
-                },
+                c.head.name(),
                 c.params,
                 c.paper_params,
                 c.params_equal,

@@ -31,6 +31,7 @@ pub enum Stream {
     Init = 1,
     Shuffle = 2,
     Dropout = 3,
+    Augment = 4,
 }
 
 /// An independent seed for `stream` at counters `(a, b)` (e.g. epoch and step).

@@ -380,10 +380,27 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
 }
 
 /// Splits the clips of `fold` by role and normalises them with statistics from the training actors
-/// (`Norm::Train`) or from every clip (`Norm::Global`).
+/// (`Norm::Train`), from every clip (`Norm::Global`) or from each clip's own actor (`Norm::Speaker`;
+/// the recorded standardizer is then the training actors' one, for reference).
 fn build_fold(fold: &Fold, clips: &[Clip], table: &FeatureTable, norm: Norm) -> FoldData {
+    let per_actor: BTreeMap<u8, Standardizer> = if norm == Norm::Speaker {
+        let actors: std::collections::BTreeSet<u8> = clips.iter().map(|c| c.actor()).collect();
+        actors
+            .into_iter()
+            .map(|a| {
+                let own = clips
+                    .iter()
+                    .zip(&table.clips)
+                    .filter(|(c, _)| c.actor() == a)
+                    .map(|(_, f)| f);
+                (a, Standardizer::fit(table.n_coeffs, own))
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     let standardizer = match norm {
-        Norm::Train => Standardizer::fit(
+        Norm::Train | Norm::Speaker => Standardizer::fit(
             table.n_coeffs,
             clips
                 .iter()
@@ -410,7 +427,8 @@ fn build_fold(fold: &Fold, clips: &[Clip], table: &FeatureTable, norm: Norm) -> 
             }
             None => continue,
         };
-        split.inputs.push(standardizer.apply(features));
+        let stats = per_actor.get(&clip.actor()).unwrap_or(&standardizer);
+        split.inputs.push(stats.apply(features));
         split.labels.push(clip.label());
     }
     FoldData {

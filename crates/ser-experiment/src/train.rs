@@ -6,7 +6,8 @@
 //! mean cross-entropy, gradient (overwritten), optional global-norm clipping, Adam. After every epoch the
 //! validation clips are classified (no dropout); when the validation UAR beats the best so far (strictly,
 //! so ties keep the earlier epoch) the parameters are copied. The test clips are classified with the kept
-//! parameters. Loss and every gradient are checked for NaN/Inf after each step.
+//! parameters. Loss and every gradient are checked for NaN/Inf after each step. With
+//! `spec_augment`, each training clip of a batch is masked afresh (seeded by unit, epoch and step).
 
 use std::time::Instant;
 
@@ -175,7 +176,7 @@ pub fn train_model(
         beta2: training.beta2,
         eps: training.eps,
         weight_decay: training.weight_decay,
-        decoupled: false,
+        decoupled: training.decoupled_weight_decay,
     };
     let mut adam = Adam::<f32>::new(adam_config, n_params);
     let mut grads = vec![0f32; n_params];
@@ -197,7 +198,27 @@ pub fn train_model(
         let mut loss_clips = 0usize;
         let mut last_fault = None;
         for (step, chunk) in order.chunks(training.batch_size).enumerate() {
-            let batch = pack(&data.train, chunk, data.input_size);
+            let batch = match &training.spec_augment {
+                None => pack(&data.train, chunk, data.input_size),
+                Some(aug) => {
+                    let mut rng = ChaCha8Rng::seed_from_u64(derive(
+                        id.unit_seed,
+                        Stream::Augment,
+                        epoch as u64,
+                        step as u64,
+                    ));
+                    let masked: Vec<Vec<f32>> = chunk
+                        .iter()
+                        .map(|&i| {
+                            let mut clip = data.train.inputs[i].clone();
+                            aug.apply(&mut clip, data.input_size, &mut rng);
+                            clip
+                        })
+                        .collect();
+                    let refs: Vec<&[f32]> = masked.iter().map(Vec::as_slice).collect();
+                    PackedBatch::from_sequences(&refs, data.input_size)
+                }
+            };
             let labels: Vec<usize> = chunk.iter().map(|&i| data.train.labels[i]).collect();
             let dropout_seed = derive(id.unit_seed, Stream::Dropout, epoch as u64, step as u64);
             let loss = model.forward_backward(&batch, &labels, dropout_seed, &mut grads);

@@ -113,6 +113,16 @@ fn cell_names_parse_case_insensitively_and_reject_unknown() {
             "{bad}"
         );
     }
+    let attn = Cell::parse("L2h96-Attn").unwrap();
+    assert_eq!(
+        (attn.layers, attn.hidden, attn.head),
+        (2, 96, Head::Attention)
+    );
+    assert_eq!(attn.to_string(), "L2h96-attn");
+    assert_eq!(attn.paper(), None);
+    for bad in ["L5h32-mean", "L0h32-max", "L2h0-attn"] {
+        assert!(Cell::parse(bad).is_err(), "{bad}");
+    }
     let list = Cell::parse_list("L1h32, L2h32-concat,L1h32,").unwrap();
     assert_eq!(list.len(), 2);
 }

@@ -19,10 +19,7 @@ fn main() -> anyhow::Result<()> {
     let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/nn/ours");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("create {}", out_dir.display()))?;
     for (head, hidden, layers, seed) in [(Head::Last, 5, 2, 11u64), (Head::Concat, 4, 3, 12)] {
-        let name = match head {
-            Head::Last => "last",
-            Head::Concat => "concat",
-        };
+        let name = head.name();
         let config = ClassifierConfig::paper(hidden, layers, head);
         let mut model = Classifier::<f32>::try_new(config, seed)?;
         // Perturb the paper's init (zero biases) so that every tensor carries information.

@@ -1,15 +1,18 @@
-//! The paper's network: LSTM(I, H, L) → head (Last | Concat) → dropout → Linear(F → C) → logits.
+//! The paper's network: LSTM(I, H, L) → head → dropout → Linear(F → C) → logits.
 //!
 //! ```text
-//! h_n        = LSTM(x)                               [L, B, H]   (batch in original order)
+//! h_n, O     = LSTM(x)                               [L, B, H], packed [N, H]
 //! f[b]       = h_n[L−1, b]                 (Last)    [B, F = H]
 //! f[b]       = h_n[0, b] ‖ h_n[1, b] ‖ …   (Concat)  [B, F = L·H]
+//! f[b]       = pool_t O[b, t]    (Mean | Max | Attention, see crate::pooling)  [B, F = H]
 //! d          = f ⊙ mask                    (training; mask ∈ {0, 1/(1−p)})
 //! logits     = d · Wᵀ + b                            [B, C]
 //! loss       = CrossEntropy(logits, labels)          (mean over the batch)
 //! ```
 //! Parameters live in ONE flat buffer: the LSTM tensors in [`lstm_core::ParamLayout`] order
-//! (`weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, …`), then `fc.weight [C, F]`, `fc.bias [C]`;
+//! (`weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, …`), then for the attention head
+//! `attention.proj.weight [A, H]`, `attention.proj.bias [A]`, `attention.score.weight [1, A]`, then
+//! `fc.weight [C, F]`, `fc.bias [C]`;
 //! gradients use the same layout, so one optimiser updates everything.
 //!
 //! Workspaces for the head, dropout, logits and their gradients live in the classifier and are reused
@@ -21,6 +24,7 @@ use crate::error::NnError;
 use crate::init_spec::LinearInitSpec;
 use crate::linear::Linear;
 use crate::loss::{softmax, CrossEntropy};
+use crate::pooling::{self, AttentionCache, AttentionPool};
 use lstm_core::{ForwardOptions, KernelKind, Lstm, LstmGradients, PackedBatch, Real, TensorSpec};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -44,6 +48,13 @@ struct Workspace<T> {
     grad_features: Vec<T>,
     /// dLoss/dh_n `[L, B, H]`.
     grad_h_n: Vec<T>,
+    /// Last layer's outputs of the last forward, packed `[N, H]` (pooling heads only).
+    outputs: Vec<T>,
+    /// dLoss/d outputs, packed `[N, H]` (pooling heads only).
+    grad_outputs: Vec<T>,
+    /// Packed row of each maximum `[B, H]` (max head).
+    argmax: Vec<usize>,
+    attention: AttentionCache<T>,
 }
 
 /// The paper's classifier with its parameters and workspaces. One per thread.
@@ -51,11 +62,14 @@ pub struct Classifier<T: Real> {
     config: ClassifierConfig,
     lstm: Lstm<T>,
     fc: Linear,
+    /// The attention layer ([`Head::Attention`] only).
+    attention: Option<AttentionPool>,
     dropout: Dropout,
     loss: CrossEntropy,
-    /// Flat parameters: LSTM (`lstm_len`), then `fc.weight`, `fc.bias`.
+    /// Flat parameters: LSTM (`lstm_len`), attention (up to `fc_start`), then `fc.weight`, `fc.bias`.
     params: Vec<T>,
     lstm_len: usize,
+    fc_start: usize,
     ws: Workspace<T>,
     /// Testing aid: NaN-fill workspaces before every use.
     poison: bool,
@@ -71,7 +85,8 @@ fn derive_seed(seed: u64, stream: u64) -> u64 {
 
 impl<T: Real> Classifier<T> {
     /// Builds and initialises the network as `config.init` says, drawing from a ChaCha8 stream seeded by
-    /// `seed` (LSTM tensors first, in layout order, then `fc`). Picks the fastest LSTM kernel.
+    /// `seed` (LSTM tensors first, in layout order, then attention, then `fc`). Picks the fastest LSTM
+    /// kernel.
     ///
     /// # Panics
     /// If the configuration is invalid; use [`Classifier::try_new`] for user-supplied configurations.
@@ -113,8 +128,10 @@ impl<T: Real> Classifier<T> {
     fn with_lstm(config: ClassifierConfig, seed: u64, lstm: Lstm<T>) -> Result<Self, NnError> {
         let dropout = Dropout::new(config.dropout)?;
         let fc = Linear::new(config.feature_size(), config.num_classes);
+        let attention = config.attention();
         let lstm_len = lstm.layout().len();
-        let mut params = vec![T::ZERO; lstm_len + fc.num_params()];
+        let fc_start = lstm_len + attention.map_or(0, |a| a.num_params());
+        let mut params = vec![T::ZERO; fc_start + fc.num_params()];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         lstm_core::init::init_lstm(
             lstm.layout(),
@@ -122,7 +139,10 @@ impl<T: Real> Classifier<T> {
             &mut rng,
             &mut params[..lstm_len],
         );
-        let (w, b) = params[lstm_len..].split_at_mut(fc.weight_len());
+        if let Some(a) = &attention {
+            a.init(&mut rng, &mut params[lstm_len..fc_start]);
+        }
+        let (w, b) = params[fc_start..].split_at_mut(fc.weight_len());
         match config.init.fc {
             LinearInitSpec::PytorchDefault => fc.init_pytorch_default(&mut rng, w, b),
             LinearInitSpec::XavierUniform { gain } => fc.init_xavier_uniform(gain, &mut rng, w, b),
@@ -131,10 +151,12 @@ impl<T: Real> Classifier<T> {
             config,
             lstm,
             fc,
+            attention,
             dropout,
             loss: CrossEntropy::new(),
             params,
             lstm_len,
+            fc_start,
             ws: Workspace::default(),
             poison: false,
         })
@@ -208,11 +230,30 @@ impl<T: Real> Classifier<T> {
                 range: t.range.clone(),
             })
             .collect();
-        let w_end = self.lstm_len + self.fc.weight_len();
+        if let Some(a) = &self.attention {
+            let (h, width) = (a.input_size, a.attention_size);
+            let start = self.lstm_len;
+            out.push(TensorSpec {
+                name: "attention.proj.weight".into(),
+                shape: vec![width, h],
+                range: start..start + width * h,
+            });
+            out.push(TensorSpec {
+                name: "attention.proj.bias".into(),
+                shape: vec![width],
+                range: start + width * h..start + width * h + width,
+            });
+            out.push(TensorSpec {
+                name: "attention.score.weight".into(),
+                shape: vec![1, width],
+                range: start + width * h + width..self.fc_start,
+            });
+        }
+        let w_end = self.fc_start + self.fc.weight_len();
         out.push(TensorSpec {
             name: "fc.weight".into(),
             shape: vec![self.fc.out_features, self.fc.in_features],
-            range: self.lstm_len..w_end,
+            range: self.fc_start..w_end,
         });
         out.push(TensorSpec {
             name: "fc.bias".into(),
@@ -253,9 +294,10 @@ impl<T: Real> Classifier<T> {
         } else {
             &ws.dropped
         };
-        let (g_lstm, g_fc) = grads.split_at_mut(self.lstm_len);
+        let (g_lstm, g_rest) = grads.split_at_mut(self.lstm_len);
+        let (g_attention, g_fc) = g_rest.split_at_mut(self.fc_start - self.lstm_len);
         let (g_w, g_b) = g_fc.split_at_mut(self.fc.weight_len());
-        let w = &self.params[self.lstm_len..self.lstm_len + self.fc.weight_len()];
+        let w = &self.params[self.fc_start..self.fc_start + self.fc.weight_len()];
         self.fc.backward(
             b,
             fc_input,
@@ -268,19 +310,42 @@ impl<T: Real> Classifier<T> {
         if !self.dropout.is_identity() {
             Dropout::backward_in_place(&mut ws.grad_features, &ws.mask);
         }
-        resize(&mut ws.grad_h_n, l * b * h, poison);
-        scatter_head(
-            self.config.head,
-            l,
-            b,
-            h,
-            &ws.grad_features,
-            &mut ws.grad_h_n,
-        );
-        let grads_in = LstmGradients {
-            h_n: Some(&ws.grad_h_n),
-            c_n: None,
-            outputs: None,
+        let head = self.config.head;
+        let grads_in = if head.pools_frames() {
+            resize(&mut ws.grad_outputs, ws.outputs.len(), poison);
+            match head {
+                Head::Mean => {
+                    pooling::mean_backward(batch, h, &ws.grad_features, &mut ws.grad_outputs)
+                }
+                Head::Max => {
+                    pooling::max_backward(h, &ws.grad_features, &ws.argmax, &mut ws.grad_outputs)
+                }
+                _ => {
+                    let attention = self.attention.as_ref().expect("attention head has a layer");
+                    attention.backward(
+                        batch,
+                        &self.params[self.lstm_len..self.fc_start],
+                        &ws.outputs,
+                        &ws.grad_features,
+                        &mut ws.attention,
+                        &mut ws.grad_outputs,
+                        g_attention,
+                    );
+                }
+            }
+            LstmGradients {
+                h_n: None,
+                c_n: None,
+                outputs: Some(&ws.grad_outputs[..]),
+            }
+        } else {
+            resize(&mut ws.grad_h_n, l * b * h, poison);
+            scatter_head(head, l, b, h, &ws.grad_features, &mut ws.grad_h_n);
+            LstmGradients {
+                h_n: Some(&ws.grad_h_n[..]),
+                c_n: None,
+                outputs: None,
+            }
         };
         self.lstm
             .backward(&self.params[..self.lstm_len], batch, grads_in, g_lstm, None);
@@ -334,11 +399,12 @@ impl<T: Real> Classifier<T> {
     /// LSTM → head into `ws.features`; training mode when `train_seed` is given.
     fn lstm_head(&mut self, batch: &PackedBatch<T>, train_seed: Option<u64>) {
         self.check_batch(batch);
+        let head = self.config.head;
         let out = self.lstm.forward(
             &self.params[..self.lstm_len],
             batch,
             ForwardOptions {
-                keep_outputs: false,
+                keep_outputs: head.pools_frames(),
                 train_seed,
             },
         );
@@ -347,8 +413,46 @@ impl<T: Real> Classifier<T> {
             self.config.hidden_size,
             self.config.num_layers,
         );
-        resize(&mut self.ws.features, b * self.fc.in_features, self.poison);
-        gather_head(self.config.head, l, b, h, &out.h_n, &mut self.ws.features);
+        let ws = &mut self.ws;
+        resize(&mut ws.features, b * self.fc.in_features, self.poison);
+        let Some(outputs) = out.outputs else {
+            gather_head(head, l, b, h, &out.h_n, &mut ws.features);
+            return;
+        };
+        ws.outputs = outputs;
+        match head {
+            Head::Mean => pooling::mean_forward(batch, h, &ws.outputs, &mut ws.features),
+            Head::Max => {
+                pooling::max_forward(batch, h, &ws.outputs, &mut ws.features, &mut ws.argmax)
+            }
+            _ => {
+                let attention = self.attention.as_ref().expect("attention head has a layer");
+                attention.forward(
+                    batch,
+                    &self.params[self.lstm_len..self.fc_start],
+                    &ws.outputs,
+                    &mut ws.features,
+                    &mut ws.attention,
+                );
+            }
+        }
+    }
+
+    /// Attention weights of every clip of `batch` (evaluation mode): `alpha[b]` has `len_b` values,
+    /// summing to 1, frame order. `None` unless the head is [`Head::Attention`].
+    pub fn attention_weights(&mut self, batch: &PackedBatch<T>) -> Option<Vec<Vec<T>>> {
+        self.attention?;
+        self.lstm_head(batch, None);
+        let alpha = &self.ws.attention.alpha;
+        Some(
+            (0..batch.batch_size())
+                .map(|b| {
+                    (0..batch.lengths()[b])
+                        .map(|t| alpha[batch.row_of(b, t)])
+                        .collect()
+                })
+                .collect(),
+        )
     }
 
     fn eval_forward(&mut self, batch: &PackedBatch<T>) {
@@ -359,7 +463,7 @@ impl<T: Real> Classifier<T> {
             b * self.config.num_classes,
             self.poison,
         );
-        let (w, bias) = self.params[self.lstm_len..].split_at(self.fc.weight_len());
+        let (w, bias) = self.params[self.fc_start..].split_at(self.fc.weight_len());
         self.fc
             .forward(b, &self.ws.features, w, bias, &mut self.ws.logits);
     }
@@ -394,7 +498,7 @@ impl<T: Real> Classifier<T> {
         };
         resize(&mut ws.logits, b * c, poison);
         resize(&mut ws.log_probs, b * c, poison);
-        let (w, bias) = self.params[self.lstm_len..].split_at(self.fc.weight_len());
+        let (w, bias) = self.params[self.fc_start..].split_at(self.fc.weight_len());
         self.fc.forward(b, fc_input, w, bias, &mut ws.logits);
         let grad = if with_grad {
             resize(&mut ws.grad_logits, b * c, poison);
@@ -421,7 +525,9 @@ fn resize<T: Real>(v: &mut Vec<T>, len: usize, poison: bool) {
 fn gather_head<T: Real>(head: Head, l: usize, b: usize, h: usize, h_n: &[T], features: &mut [T]) {
     assert_eq!(h_n.len(), l * b * h, "gather_head: h_n must be [L, B, H]");
     match head {
-        Head::Last => features.copy_from_slice(&h_n[(l - 1) * b * h..]),
+        Head::Last | Head::Mean | Head::Max | Head::Attention => {
+            features.copy_from_slice(&h_n[(l - 1) * b * h..])
+        }
         Head::Concat => {
             for (bi, row) in features.chunks_exact_mut(l * h).enumerate() {
                 for (k, dst) in row.chunks_exact_mut(h).enumerate() {
@@ -442,7 +548,7 @@ fn scatter_head<T: Real>(
     grad_h_n: &mut [T],
 ) {
     match head {
-        Head::Last => {
+        Head::Last | Head::Mean | Head::Max | Head::Attention => {
             let (others, last) = grad_h_n.split_at_mut((l - 1) * b * h);
             others.fill(T::ZERO);
             last.copy_from_slice(grad_features);

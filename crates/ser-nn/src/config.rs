@@ -11,6 +11,39 @@ pub enum Head {
     Last,
     /// `h_n` of every layer, layer 0 first: `[B, L·H]` (torch `hn.permute(1, 0, 2).reshape(B, -1)`).
     Concat,
+    /// Mean of the last layer's outputs over each clip's frames: `[B, H]`.
+    Mean,
+    /// Element-wise maximum of the last layer's outputs over each clip's frames: `[B, H]`.
+    Max,
+    /// Soft attention pooling of the last layer's outputs (see [`crate::pooling`]): `[B, H]`.
+    Attention,
+}
+
+impl Head {
+    /// Every head, in a stable order.
+    pub const ALL: [Head; 5] = [
+        Head::Last,
+        Head::Concat,
+        Head::Mean,
+        Head::Max,
+        Head::Attention,
+    ];
+
+    /// Lower-case name, as in configs and files: `last`, `concat`, `mean`, `max`, `attention`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Last => "last",
+            Head::Concat => "concat",
+            Head::Mean => "mean",
+            Head::Max => "max",
+            Head::Attention => "attention",
+        }
+    }
+
+    /// Pools the per-frame outputs (needs them from the LSTM) rather than reading final states.
+    pub fn pools_frames(self) -> bool {
+        matches!(self, Head::Mean | Head::Max | Head::Attention)
+    }
 }
 
 /// LSTM(input_size, hidden_size, num_layers) → head → dropout → Linear(→ num_classes).
@@ -30,6 +63,14 @@ pub struct ClassifierConfig {
     /// Initialisation; default = the paper's.
     #[serde(default)]
     pub init: InitSpec,
+    /// Width `A` of the attention projection ([`Head::Attention`] only); 0 means `A = H`.
+    /// Left out of the JSON when 0, so configurations of the other heads serialise as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attention_size: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl ClassifierConfig {
@@ -45,15 +86,28 @@ impl ClassifierConfig {
             lstm_dropout: 0.0,
             num_classes: 8,
             init: InitSpec::paper(),
+            attention_size: 0,
         }
     }
 
-    /// Width `F` of the clip vector: `H` (Last) or `L·H` (Concat).
+    /// Width `F` of the clip vector: `L·H` (Concat), else `H`.
     pub fn feature_size(&self) -> usize {
         match self.head {
-            Head::Last => self.hidden_size,
             Head::Concat => self.num_layers * self.hidden_size,
+            Head::Last | Head::Mean | Head::Max | Head::Attention => self.hidden_size,
         }
+    }
+
+    /// The attention pooling layer, when the head is [`Head::Attention`].
+    pub fn attention(&self) -> Option<crate::pooling::AttentionPool> {
+        (self.head == Head::Attention).then(|| {
+            let width = if self.attention_size == 0 {
+                self.hidden_size
+            } else {
+                self.attention_size
+            };
+            crate::pooling::AttentionPool::new(self.hidden_size, width)
+        })
     }
 
     /// The LSTM part as lstm-core sees it.
@@ -66,9 +120,13 @@ impl ClassifierConfig {
         }
     }
 
-    /// Total parameters: PyTorch `nn.LSTM` plus `nn.Linear(F, C)` = `Σ_k 4H(in_k + H + 2) + F·C + C`.
+    /// Total parameters: PyTorch `nn.LSTM`, the attention layer if any (`A·H + 2A`), and
+    /// `nn.Linear(F, C)`: `Σ_k 4H(in_k + H + 2) [+ A·H + 2A] + F·C + C`.
     pub fn num_params(&self) -> usize {
-        self.lstm_config().num_params() + self.feature_size() * self.num_classes + self.num_classes
+        self.lstm_config().num_params()
+            + self.attention().map_or(0, |a| a.num_params())
+            + self.feature_size() * self.num_classes
+            + self.num_classes
     }
 
     /// # Errors

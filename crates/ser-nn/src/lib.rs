@@ -5,7 +5,10 @@
 //! - [`loss`]: softmax, log-softmax, cross-entropy (class weights, label smoothing).
 //! - [`optim`]: Adam/AdamW and SGD (momentum, Nesterov), PyTorch semantics.
 //! - [`clip`]: global L2 gradient-norm clipping. [`schedule`]: learning-rate schedules.
-//! - [`classifier`]: LSTM → head (Last | Concat) → dropout → Linear, with batched forward/backward.
+//! - [`augment`]: SpecAugment-style feature/time masking for training.
+//! - [`pooling`]: mean, max and soft-attention pooling of per-frame outputs, with backward.
+//! - [`classifier`]: LSTM → head (Last | Concat | Mean | Max | Attention) → dropout → Linear, with
+//!   batched forward/backward.
 //! - [`io`]: save/load as safetensors with PyTorch `state_dict` names.
 //!
 //! Conventions: every buffer is row-major; batches are `[B, …]` in the batch's ORIGINAL order unless
@@ -13,6 +16,7 @@
 //! in PyTorch `state_dict` order, then `fc.weight`, `fc.bias`), so one optimiser serves every layer.
 //! Everything is generic over [`Real`] (`f32` to train, `f64` to check gradients).
 
+pub mod augment;
 pub mod classifier;
 pub mod clip;
 pub mod config;
@@ -23,8 +27,10 @@ pub mod io;
 pub mod linear;
 pub mod loss;
 pub mod optim;
+pub mod pooling;
 pub mod schedule;
 
+pub use augment::SpecAugment;
 pub use classifier::Classifier;
 pub use clip::{clip_grad_norm, grad_norm};
 pub use config::{ClassifierConfig, Head};
@@ -38,4 +44,5 @@ pub use linear::Linear;
 pub use loss::{log_softmax, softmax, CrossEntropy};
 pub use lstm_core::{PackedBatch, Real};
 pub use optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+pub use pooling::AttentionPool;
 pub use schedule::{LrSchedule, LrScheduler, PlateauMode, ThresholdMode};

@@ -91,6 +91,7 @@ fn config(head: Head, layers: usize, hidden: usize) -> ClassifierConfig {
         lstm_dropout: 0.25,
         num_classes: 4,
         init: InitSpec::pytorch_default(),
+        attention_size: 0,
     }
 }
 
@@ -150,6 +151,25 @@ fn gradients_match_finite_differences_concat_head() {
             20 + layers as u64,
         );
     }
+}
+
+#[test]
+fn gradients_match_finite_differences_pooling_heads() {
+    for head in [Head::Mean, Head::Max, Head::Attention] {
+        for (layers, hidden) in [(1, 3), (2, 5), (3, 4)] {
+            check(
+                config(head, layers, hidden),
+                CrossEntropy::new(),
+                40 + layers as u64,
+            );
+        }
+    }
+    // An attention width different from H.
+    let wide = ClassifierConfig {
+        attention_size: 7,
+        ..config(Head::Attention, 2, 3)
+    };
+    check(wide, CrossEntropy::new(), 51);
 }
 
 #[test]

@@ -21,9 +21,12 @@ fn meta() -> ModelMeta {
 #[test]
 fn save_then_load_reproduces_weights_config_meta_and_logits() {
     let dir = tempfile::tempdir().unwrap();
-    for head in [Head::Last, Head::Concat] {
+    for head in Head::ALL {
         let mut config = ClassifierConfig::paper(7, 3, head);
         config.lstm_dropout = 0.1;
+        if head == Head::Attention {
+            config.attention_size = 5;
+        }
         let mut model = Classifier::<f32>::new(config.clone(), 5);
         let path = dir.path().join(format!("m_{head:?}.safetensors"));
         save_model(&path, &model, &meta()).unwrap();

@@ -5,11 +5,17 @@
 //! cells L1h32 and L2h32-concat, 3 epochs) ← the other flags. Results go to `--out` (default `results`,
 //! or `results/quick` with `--quick`): `table1.{md,csv,json,png,svg}`, one JSON per finished
 //! (cell, fold, seed) under `units/`, the feature cache under `cache/`. Rerunning skips finished units.
+//!
+//! `--extended` runs the variants beyond the paper instead (default file
+//! `crates/ser-experiment/configs/extended.toml`, or `--variants-file FILE`) into `--out` (default
+//! `results/extended`): one sub-folder per variant, and `extended.{md,csv,json}` comparing them.
+//! `--epochs`, `--seeds`, `--seed`, `--patience`, `--norm`, `--no-cache` and `--quick` apply to every
+//! variant.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ser_experiment::{Cell, ExperimentConfig, Norm, RunOptions, Verbosity};
+use ser_experiment::{Cell, ExperimentConfig, ExtendedConfig, Norm, RunOptions, Verbosity};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,8 +43,9 @@ pub struct Args {
     /// No progress bars or log lines on stderr.
     #[arg(long)]
     quiet: bool,
-    /// z-score statistics from the training actors (train, default) or all actors (global, the authors').
-    #[arg(long, value_name = "train|global")]
+    /// z-score statistics from the training actors (train, default), all actors (global, the authors'), or
+    /// each actor's own clips (speaker; uses the test actors' unlabelled audio).
+    #[arg(long, value_name = "train|global|speaker")]
     norm: Option<Norm>,
     /// TOML config file (every hyper-parameter; missing fields keep their defaults).
     #[arg(long, value_name = "FILE")]
@@ -56,6 +63,15 @@ pub struct Args {
     /// the unit JSON) instead of stopping the run with an error naming cell, fold, epoch and step.
     #[arg(long)]
     skip_nonfinite: bool,
+    /// Run the variants beyond the paper (pooling heads, features, augmentation) on the same folds.
+    #[arg(long)]
+    extended: bool,
+    /// Variant file for --extended (default: the built-in configs/extended.toml).
+    #[arg(long, value_name = "FILE", requires = "extended")]
+    variants_file: Option<PathBuf>,
+    /// Only these variants of --extended, comma-separated names.
+    #[arg(long, value_name = "LIST", requires = "extended")]
+    variants: Option<String>,
     /// Print the effective config as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -74,6 +90,13 @@ fn build_config(args: &Args) -> anyhow::Result<ExperimentConfig> {
     if let Some(list) = &args.cells {
         config.cells = Cell::parse_list(list).with_context(|| format!("parsing --cells {list}"))?;
     }
+    apply_overrides(args, &mut config);
+    config.validate().context("checking the effective config")?;
+    Ok(config)
+}
+
+/// The flags that apply to Table 1 and to every --extended variant alike.
+fn apply_overrides(args: &Args, config: &mut ExperimentConfig) {
     if let Some(epochs) = args.epochs {
         config.training.epochs = epochs;
     }
@@ -95,12 +118,96 @@ fn build_config(args: &Args) -> anyhow::Result<ExperimentConfig> {
     if args.skip_nonfinite {
         config.training.skip_nonfinite = true;
     }
-    config.validate().context("checking the effective config")?;
-    Ok(config)
+}
+
+/// `--extended`: every variant of the variant file, then the comparison table.
+fn run_extended(args: &Args, mut options: RunOptions) -> anyhow::Result<()> {
+    let mut variants = match &args.variants_file {
+        Some(path) => ExtendedConfig::load(path)
+            .with_context(|| format!("loading variants {}", path.display()))?,
+        None => ExtendedConfig::from_toml(
+            ser_experiment::extended::BUILTIN_VARIANTS,
+            std::path::Path::new("configs/extended.toml"),
+        )
+        .context("parsing the built-in variant file")?,
+    };
+    if let Some(list) = &args.variants {
+        let wanted: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(unknown) = wanted
+            .iter()
+            .find(|w| !variants.variants.iter().any(|v| v.name == **w))
+        {
+            let known: Vec<&str> = variants.variants.iter().map(|v| v.name.as_str()).collect();
+            anyhow::bail!("unknown variant {unknown:?}; known: {}", known.join(", "));
+        }
+        variants
+            .variants
+            .retain(|v| wanted.contains(&v.name.as_str()));
+    }
+    if args.print_config {
+        for v in &variants.variants {
+            let mut config = v.config.clone();
+            apply_overrides(args, &mut config);
+            println!(
+                "# variant {}: {}\n{}",
+                v.name,
+                v.description,
+                config.to_toml()?
+            );
+        }
+        return Ok(());
+    }
+    if args.out.is_none() {
+        options.out = PathBuf::from("results/extended");
+    }
+    let quick = args.quick;
+    let adjust = |config: &mut ExperimentConfig| {
+        if quick {
+            let cells = config.cells.clone();
+            config.make_quick();
+            config.cells = cells;
+        }
+        apply_overrides(args, config);
+    };
+    let (report, files) =
+        ser_experiment::run_extended(&variants, &options, &adjust).context("extended run")?;
+    println!("{}", report.markdown_table());
+    for file in &files {
+        println!("wrote {}", file.display());
+    }
+    let non_finite: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| !r.uar_pct_mean.is_finite())
+        .map(|r| format!("{}/{}", r.variant, r.cell))
+        .collect();
+    if !non_finite.is_empty() {
+        anyhow::bail!("no finite UAR for: {}", non_finite.join(", "));
+    }
+    Ok(())
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = build_config(&args)?;
+    if args.extended {
+        let mut options = RunOptions::new(config);
+        options.data = args.data.clone();
+        options.out = args.out.clone().unwrap_or_default();
+        options.jobs = args.jobs;
+        if args.jobs == Some(0) {
+            anyhow::bail!("--jobs must be at least 1");
+        }
+        options.verbosity = if args.quiet {
+            Verbosity::Quiet
+        } else {
+            Verbosity::Normal
+        };
+        return run_extended(&args, options);
+    }
     if args.print_config {
         print!("{}", config.to_toml()?);
         return Ok(());

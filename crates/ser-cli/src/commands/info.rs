@@ -81,6 +81,12 @@ fn describe(model: &LoadedModel) -> String {
                 ser_nn::Head::Last => "last layer's final state".to_string(),
                 ser_nn::Head::Concat =>
                     format!("final states of all {} layers concatenated", c.num_layers),
+                ser_nn::Head::Mean => "mean of the last layer's outputs over time".to_string(),
+                ser_nn::Head::Max => "max of the last layer's outputs over time".to_string(),
+                ser_nn::Head::Attention => format!(
+                    "attention pooling of the last layer's outputs (width {})",
+                    c.attention().map_or(0, |a| a.attention_size)
+                ),
             },
             c.dropout,
             c.feature_size(),

@@ -45,6 +45,15 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+
+    /// For a model with an attention head: write `DIR/<file stem>.attention.png` per clip, the
+    /// attention weights over time beside the clip's loudness (c0).
+    #[arg(long, value_name = "DIR")]
+    plot_attention: Option<PathBuf>,
+
+    /// Overwrite existing attention plots.
+    #[arg(long)]
+    force: bool,
 }
 
 /// One clip's result.
@@ -121,7 +130,21 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let (model_path, files) = resolve_items(&args)?;
     let mut model = model::load(model_path.as_deref())?;
     ui.detail(&format!("model: {}", model.source));
-    let report = predict_files(&mut model, &files, ui);
+    if args.plot_attention.is_some() && model.classifier.config().head != ser_nn::Head::Attention {
+        bail!(
+            "--plot-attention: {} has no attention head (head = {}); train one with e.g. \
+             `ser train --cell L2h64-attn`",
+            model.source,
+            model.classifier.config().head.name()
+        );
+    }
+    let report = predict_files(
+        &mut model,
+        &files,
+        ui,
+        args.plot_attention.as_deref(),
+        args.force,
+    );
     if args.json {
         let text = serde_json::to_string_pretty(&report).context("cannot serialise the results")?;
         println!("{text}");
@@ -141,7 +164,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-fn predict_files(model: &mut LoadedModel, files: &[PathBuf], ui: &Ui) -> Report {
+fn predict_files(
+    model: &mut LoadedModel,
+    files: &[PathBuf],
+    ui: &Ui,
+    plot_dir: Option<&Path>,
+    force: bool,
+) -> Report {
     let results = extract_with_progress(files, &model.mfcc, ui, "MFCC");
     let mut ok_files = Vec::new();
     let mut features = Vec::new();
@@ -159,8 +188,12 @@ fn predict_files(model: &mut LoadedModel, files: &[PathBuf], ui: &Ui) -> Report 
         }
     }
     let inputs = normalise(&model.standardizer, &features);
-    let probs = probabilities(&mut model.classifier, inputs);
-    let predictions = ok_files
+    let alphas = match plot_dir {
+        Some(_) => attention(&mut model.classifier, &inputs),
+        None => Vec::new(),
+    };
+    let probs = probabilities(&mut model.classifier, inputs.clone());
+    let predictions: Vec<Prediction> = ok_files
         .iter()
         .zip(probs)
         .map(|(file, p)| {
@@ -181,12 +214,60 @@ fn predict_files(model: &mut LoadedModel, files: &[PathBuf], ui: &Ui) -> Report 
             }
         })
         .collect();
+    if let Some(dir) = plot_dir {
+        let policy = crate::output::OutputPolicy { force };
+        for (i, ((file, alpha), p)) in ok_files.iter().zip(&alphas).zip(&predictions).enumerate() {
+            let stem = file
+                .file_stem()
+                .map_or_else(|| format!("clip{i}"), |s| s.to_string_lossy().into_owned());
+            let path = dir.join(format!("{stem}.attention.png"));
+            let n_features = model.classifier.config().input_size;
+            let c0: Vec<f32> = inputs[i].iter().step_by(n_features).copied().collect();
+            let hop = match hop_seconds(&model.mfcc, file) {
+                Ok(h) => h,
+                Err(e) => {
+                    errors.push(FileError {
+                        file: file.display().to_string(),
+                        error: format!("{e:#}"),
+                    });
+                    continue;
+                }
+            };
+            let title = format!("{stem}: predicted {} (p = {:.2})", p.emotion, p.confidence);
+            match crate::plot::attention_weights(&path, alpha, &c0, hop, &title, policy) {
+                Ok(()) => ui.detail(&format!("wrote {}", path.display())),
+                Err(e) => errors.push(FileError {
+                    file: path.display().to_string(),
+                    error: format!("{e:#}"),
+                }),
+            }
+        }
+    }
     Report {
         model: model.source.to_string(),
         classes: model.class_names.clone(),
         predictions,
         errors,
     }
+}
+
+/// Seconds between frames for `file` (the hop resolved at the file's own sampling rate).
+fn hop_seconds(mfcc: &ser_dsp::MfccConfig, file: &Path) -> Result<f64> {
+    let rate = ser_dsp::read_wav(file)?.sample_rate;
+    let resolved = mfcc.resolve(rate)?;
+    Ok(resolved.hop_length as f64 / f64::from(rate))
+}
+
+/// Attention weights of every clip (each sums to 1), in order.
+fn attention(model: &mut ser_nn::Classifier<f32>, inputs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let n_features = model.config().input_size;
+    let mut out = Vec::with_capacity(inputs.len());
+    for chunk in inputs.chunks(64) {
+        let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+        let batch = ser_nn::PackedBatch::from_sequences(&refs, n_features);
+        out.extend(model.attention_weights(&batch).unwrap_or_default());
+    }
+    out
 }
 
 fn print_table(report: &Report) {

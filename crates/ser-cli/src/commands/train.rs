@@ -113,6 +113,13 @@ fn resolve_settings(args: &Args) -> Result<Plan> {
         (None, None) => Cell::parse(DEFAULT_CELL)?,
     };
     config.cells = vec![cell];
+    if config.features.norm == ser_experiment::Norm::Speaker {
+        bail!(
+            "norm = \"speaker\" is an evaluation protocol of `cargo xtask reproduce-table1` (each actor \
+             normalised with its own clips); a model for `ser predict` normalises every clip with its \
+             training statistics: use norm = \"train\""
+        );
+    }
     if let Some(e) = args.epochs {
         config.training.epochs = e;
     }
