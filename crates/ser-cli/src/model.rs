@@ -80,10 +80,10 @@ pub fn load(path: Option<&Path>) -> Result<LoadedModel> {
     let (mfcc, preset) = feature_config(&meta.features)
         .with_context(|| format!("model {source}: unreadable feature config"))?;
     let input_size = classifier.config().input_size;
-    if mfcc.n_mfcc() != input_size {
+    if mfcc.n_features() != input_size {
         bail!(
             "model {source}: feature config gives {} coefficients but the network expects {input_size}",
-            mfcc.n_mfcc()
+            mfcc.n_features()
         );
     }
     let standardizer = if meta.norm_mean.is_empty() {

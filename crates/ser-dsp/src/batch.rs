@@ -34,8 +34,8 @@ impl PlanCache<'_> {
     }
 }
 
-/// MFCC of every file in `paths` in parallel (rayon, all cores of the current pool); result `i`
-/// belongs to `paths[i]`.
+/// Features (`[n_frames, config.n_features()]` each) of every file in `paths` in parallel
+/// (rayon, all cores of the current pool); result `i` belongs to `paths[i]`.
 pub fn extract_files(paths: &[PathBuf], config: &MfccConfig) -> Vec<Result<Features, DspError>> {
     let cache = PlanCache {
         config,

@@ -5,6 +5,13 @@
 //! mel bands with Slaney normalisation from 0 Hz to `sr / 2`, `power_to_db(ref = 1, amin = 1e-10,
 //! top_db = 80)`, orthonormal DCT-II, no lifter. Lengths given in seconds are converted with
 //! `floor(seconds · sr)`, as Python's `int(0.025 * sr)` does.
+//!
+//! Optional extra columns, off in both presets: MFCC deltas ([`crate::deltas`]) and a 12-bin
+//! chromagram ([`crate::chroma`]). A frame's features are then
+//! `[mfcc (n_mfcc) | Δ (n_mfcc, deltas ≥ 1) | ΔΔ (n_mfcc, deltas = 2) | chroma (12, chroma)]`,
+//! [`MfccConfig::n_features`] wide. Both fields are left out of the JSON when off, so a
+//! configuration without them serialises exactly as before they existed (models and feature-cache
+//! keys hash that JSON).
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +75,18 @@ pub struct MfccConfig {
     /// Resample to this rate first. Not supported by this build: a file at another rate gives
     /// [`DspError::ResamplingUnsupported`]; `None` (the presets) keeps the native rate.
     pub target_sample_rate: Option<u32>,
+    /// MFCC time derivatives appended to each frame: 0 = none, 1 = Δ, 2 = Δ and ΔΔ
+    /// (`librosa.feature.delta(width=9, order=1|2)`, see [`crate::deltas`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deltas: u8,
+    /// Append the 12-bin chromagram of the same power frames (`librosa.feature.chroma_stft`
+    /// with `tuning=0`, see [`crate::chroma`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chroma: bool,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 /// Parameters resolved for one sample rate.
@@ -108,6 +127,8 @@ impl MfccConfig {
             top_db: Some(80.0),
             lifter: 0.0,
             target_sample_rate: None,
+            deltas: 0,
+            chroma: false,
         }
     }
 
@@ -141,9 +162,20 @@ impl MfccConfig {
         PRESETS
     }
 
-    /// Coefficients per frame.
+    /// MFCC coefficients per frame (the first columns of a frame's features).
     pub fn n_mfcc(&self) -> usize {
         self.n_mfcc
+    }
+
+    /// Feature columns per frame: `n_mfcc · (1 + deltas) + (12 if chroma)`, in the order
+    /// `[mfcc | Δ | ΔΔ | chroma]` (module docs).
+    pub fn n_features(&self) -> usize {
+        self.n_mfcc * (1 + usize::from(self.deltas))
+            + if self.chroma {
+                crate::chroma::N_CHROMA
+            } else {
+                0
+            }
     }
 
     /// Checks every field and resolves lengths and `fmax` for `sample_rate`.
@@ -229,6 +261,13 @@ impl MfccConfig {
                 "lifter",
                 self.lifter.to_string(),
                 "must be >= 0 and finite",
+            ));
+        }
+        if self.deltas > 2 {
+            return Err(invalid(
+                "deltas",
+                self.deltas.to_string(),
+                "must be 0 (none), 1 (delta) or 2 (delta and delta-delta)",
             ));
         }
         Ok(Resolved {

@@ -4,6 +4,8 @@
 //! [`wav`] (decode, average channels) → [`stft`] (frames, window from [`window`], `|FFT|²`) →
 //! [`mel`] (filterbank) → [`db`] (`power_to_db`, clipped per utterance) → [`dct`] (DCT-II ortho,
 //! lifter) — assembled in [`mfcc`], configured in [`config`], run over folders in [`batch`].
+//! Optional extra columns per frame: MFCC deltas ([`deltas`], `librosa.feature.delta`) and a
+//! 12-bin chromagram of the same power frames ([`chroma`], `librosa.feature.chroma_stft`).
 //!
 //! Conventions: samples are `f32` in `[-1, 1]` (integer PCM divided by `2^(bits-1)`); matrices
 //! are row-major and time-major (`[n_frames, n_features]`), i.e. librosa's layout transposed;
@@ -12,9 +14,11 @@
 //! own rate (librosa's `sr=None`), and a `target_sample_rate` that differs from it is an error.
 
 pub mod batch;
+pub mod chroma;
 pub mod config;
 pub mod db;
 pub mod dct;
+pub mod deltas;
 pub mod error;
 pub mod kernel;
 pub mod mel;

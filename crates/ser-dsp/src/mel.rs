@@ -222,7 +222,7 @@ impl MelFilterbank {
 }
 
 /// `Σ a[i]·b[i]` in eight independent `f32` lanes (vectorisable), tail added last.
-fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());

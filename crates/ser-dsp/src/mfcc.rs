@@ -1,41 +1,50 @@
-//! The MFCC pipeline: power STFT → mel filterbank → dB (clipped per utterance) → DCT-II.
+//! The MFCC pipeline: power STFT → mel filterbank → dB (clipped per utterance) → DCT-II, plus
+//! the optional deltas and chroma.
 //!
 //! ```text
 //! S[t, k]  = |STFT(x)[t, k]|²                       [T, N/2+1]   (crate::stft)
 //! E[t, m]  = Σ_k W[m, k] · S[t, k]                  [T, M]       (crate::mel)
 //! D[t, m]  = power_to_db(E)[t, m]                   [T, M]       (crate::db, top_db over all t)
 //! C[t, j]  = Σ_m DCT[j, m] · D[t, m]                [T, n_mfcc]  (crate::dct)
+//! Δ, ΔΔ    = Savitzky–Golay derivatives of C along t [T, n_mfcc] (crate::deltas, optional)
+//! H[t, c]  = max-normalised Σ_k F[c, k] · S[t, k]   [T, 12]      (crate::chroma, optional)
 //! ```
 //!
-//! Output is time-major (`[n_frames, n_mfcc]` row-major), librosa's `[n_mfcc, n_frames]`
-//! transposed. A [`MfccPlan`] holds everything that depends only on the configuration and the
-//! sample rate (FFT plan, window, filterbank, DCT matrix) and is shared between threads; an
-//! [`MfccExtractor`] adds the per-thread scratch, so computing a frame allocates nothing.
+//! Output is time-major, `[n_frames, n_features]` row-major with the columns
+//! `[C | Δ | ΔΔ | H]` (absent blocks skipped, see [`MfccConfig::n_features`]); the MFCC block is
+//! librosa's `[n_mfcc, n_frames]` transposed. The chroma uses the very power frames `S` the MFCC
+//! uses, so its frames align 1:1 with the MFCC frames. A [`MfccPlan`] holds everything that
+//! depends only on the configuration and the sample rate (FFT plan, window, filterbanks, DCT
+//! matrix) and is shared between threads; an [`MfccExtractor`] adds the per-thread scratch, so
+//! computing a frame allocates nothing.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::chroma::{ChromaFilterbank, N_CHROMA};
 use crate::config::{MfccConfig, Resolved};
 use crate::db::PowerToDb;
 use crate::dct::Dct2;
+use crate::deltas::{delta_into, DELTA_WIDTH};
 use crate::error::DspError;
 use crate::mel::{MelFilterbank, MelParams};
 use crate::stft::{Framing, PowerStft, StftScratch};
 use crate::wav::read_wav;
 
-/// MFCC of one clip, time-major: `data: [n_frames, n_coeffs]` row-major.
+/// Features of one clip, time-major: `data: [n_frames, n_coeffs]` row-major, columns
+/// `[mfcc | Δ | ΔΔ | chroma]` as configured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Features {
     /// Number of frames `T`.
     pub n_frames: usize,
-    /// Coefficients per frame.
+    /// Values per frame, [`MfccConfig::n_features`] (= `n_mfcc` without deltas and chroma).
     pub n_coeffs: usize,
     /// `[n_frames, n_coeffs]` row-major.
     pub data: Vec<f32>,
 }
 
 impl Features {
-    /// Coefficients of frame `t`, `[n_coeffs]`.
+    /// Values of frame `t`, `[n_coeffs]`.
     ///
     /// # Panics
     /// If `t >= n_frames`.
@@ -52,6 +61,9 @@ pub struct MfccPlan {
     mel: MelFilterbank,
     db: PowerToDb,
     dct: Dct2,
+    /// Derivative orders appended after the MFCC: 0, 1 or 2.
+    deltas: usize,
+    chroma: Option<ChromaFilterbank>,
 }
 
 impl MfccPlan {
@@ -81,6 +93,10 @@ impl MfccPlan {
                 top_db: config.top_db,
             },
             dct: Dct2::new(config.n_mels, config.n_mfcc, f64::from(config.lifter)),
+            deltas: usize::from(config.deltas),
+            chroma: config
+                .chroma
+                .then(|| ChromaFilterbank::new(sample_rate, resolved.n_fft, 0.0)),
         })
     }
 
@@ -108,6 +124,21 @@ impl MfccPlan {
     pub fn dct(&self) -> &Dct2 {
         &self.dct
     }
+
+    /// The chroma stage, if configured.
+    pub fn chroma(&self) -> Option<&ChromaFilterbank> {
+        self.chroma.as_ref()
+    }
+
+    /// Derivative orders appended after the MFCC (0, 1 or 2).
+    pub fn deltas(&self) -> usize {
+        self.deltas
+    }
+
+    /// Values per output frame: `n_mfcc · (1 + deltas) + (12 if chroma)`.
+    pub fn n_features(&self) -> usize {
+        self.dct.n_out() * (1 + self.deltas) + self.chroma.as_ref().map_or(0, |_| N_CHROMA)
+    }
 }
 
 /// A plan plus this thread's scratch buffers.
@@ -116,6 +147,10 @@ pub struct MfccExtractor {
     stft_scratch: StftScratch,
     power: Vec<f32>,
     mel_db: Vec<f32>,
+    /// `[n_frames, 12]` chroma of the last [`Self::mel_db`] call (empty without chroma).
+    chroma: Vec<f32>,
+    /// `[n_frames, n_mfcc]` contiguous MFCC, the input of the deltas (empty without deltas).
+    mfcc: Vec<f32>,
 }
 
 impl MfccExtractor {
@@ -133,6 +168,8 @@ impl MfccExtractor {
             stft_scratch: plan.stft.make_scratch(),
             power: vec![0.0; plan.stft.n_bins()],
             mel_db: Vec::new(),
+            chroma: Vec::new(),
+            mfcc: Vec::new(),
             plan,
         }
     }
@@ -143,7 +180,8 @@ impl MfccExtractor {
     }
 
     /// Log-mel spectrogram in dB, clipped to `top_db` below the utterance maximum,
-    /// `[n_frames, n_mels]` row-major. Valid until the next call.
+    /// `[n_frames, n_mels]` row-major. Valid until the next call. With chroma configured, the
+    /// chromagram of the same frames is computed in the same pass (see [`Self::compute`]).
     pub fn mel_db(&mut self, samples: &[f32]) -> Result<(usize, &[f32]), DspError> {
         let plan = &*self.plan;
         let framing = plan.stft.framing();
@@ -157,40 +195,82 @@ impl MfccExtractor {
         let n_mels = plan.mel.n_mels();
         self.mel_db.clear();
         self.mel_db.resize(n_frames * n_mels, 0.0);
-        for (t, row) in self.mel_db.chunks_exact_mut(n_mels).enumerate() {
-            plan.stft
-                .frame_power(samples, t, &mut self.stft_scratch, &mut self.power);
-            plan.mel.apply(&self.power, row);
-            plan.db.to_db(row);
+        match &plan.chroma {
+            None => {
+                for (t, row) in self.mel_db.chunks_exact_mut(n_mels).enumerate() {
+                    plan.stft
+                        .frame_power(samples, t, &mut self.stft_scratch, &mut self.power);
+                    plan.mel.apply(&self.power, row);
+                    plan.db.to_db(row);
+                }
+            }
+            Some(chroma) => {
+                self.chroma.clear();
+                self.chroma.resize(n_frames * N_CHROMA, 0.0);
+                let rows = self
+                    .mel_db
+                    .chunks_exact_mut(n_mels)
+                    .zip(self.chroma.chunks_exact_mut(N_CHROMA));
+                for (t, (row, chroma_row)) in rows.enumerate() {
+                    plan.stft
+                        .frame_power(samples, t, &mut self.stft_scratch, &mut self.power);
+                    plan.mel.apply(&self.power, row);
+                    plan.db.to_db(row);
+                    chroma.apply(&self.power, chroma_row);
+                }
+            }
         }
         plan.db.clip(&mut self.mel_db);
         Ok((n_frames, &self.mel_db))
     }
 
-    /// MFCC of `samples` (mono, at the plan's sample rate): `[n_frames, n_mfcc]`.
+    /// Features of `samples` (mono, at the plan's sample rate): `[n_frames, n_features]`
+    /// row-major, columns `[mfcc | Δ | ΔΔ | chroma]` as configured (module docs).
     ///
     /// Errors with [`DspError::TooShort`] if the signal has no complete frame.
     pub fn compute(&mut self, samples: &[f32]) -> Result<Features, DspError> {
         let (n_frames, _) = self.mel_db(samples)?;
-        let dct = &self.plan.dct;
-        let (n_mels, n_coeffs) = (dct.n_in(), dct.n_out());
-        let mut data = vec![0.0f32; n_frames * n_coeffs];
+        let plan = &*self.plan;
+        let dct = &plan.dct;
+        let (n_mels, n_mfcc) = (dct.n_in(), dct.n_out());
+        let width = plan.n_features();
+        let mut data = vec![0.0f32; n_frames * width];
         for (src, dst) in self
             .mel_db
             .chunks_exact(n_mels)
-            .zip(data.chunks_exact_mut(n_coeffs))
+            .zip(data.chunks_exact_mut(width))
         {
-            dct.apply(src, dst);
+            dct.apply(src, &mut dst[..n_mfcc]);
+        }
+        if plan.deltas > 0 {
+            self.mfcc.clear();
+            for row in data.chunks_exact(width) {
+                self.mfcc.extend_from_slice(&row[..n_mfcc]);
+            }
+            for order in 1..=plan.deltas {
+                let out = &mut data[order * n_mfcc..];
+                delta_into(&self.mfcc, n_mfcc, order, DELTA_WIDTH, out, width);
+            }
+        }
+        if plan.chroma.is_some() {
+            for (src, dst) in self
+                .chroma
+                .chunks_exact(N_CHROMA)
+                .zip(data.chunks_exact_mut(width))
+            {
+                dst[width - N_CHROMA..].copy_from_slice(src);
+            }
         }
         Ok(Features {
             n_frames,
-            n_coeffs,
+            n_coeffs: width,
             data,
         })
     }
 }
 
-/// Reads `path` and computes its MFCC with `config` at the file's own rate.
+/// Reads `path` and computes its features (`[n_frames, config.n_features()]`) with `config` at
+/// the file's own rate.
 ///
 /// Errors name the file: decoding errors, [`DspError::ResamplingUnsupported`] if
 /// `config.target_sample_rate` differs from the file's rate, [`DspError::TooShort`].

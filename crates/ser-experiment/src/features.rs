@@ -91,7 +91,7 @@ pub fn extract_all(
         progress(done, clips.len());
     }
     let clips_features: Vec<Features> = out.into_iter().flatten().collect();
-    let n_coeffs = config.n_mfcc();
+    let n_coeffs = config.n_features();
     for (clip, f) in clips.iter().zip(&clips_features) {
         if f.n_coeffs != n_coeffs || f.data.len() != f.n_frames * f.n_coeffs || f.n_frames == 0 {
             return Err(ExperimentError::FeatureShape {

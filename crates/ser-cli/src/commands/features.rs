@@ -182,7 +182,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         "{} files, preset {}, {} coefficients",
         plan.len(),
         preset.as_deref().unwrap_or("custom"),
-        config.n_mfcc()
+        config.n_features()
     ));
 
     let bar = ui.bar(
@@ -246,7 +246,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
     if written > 0 {
         ui.info(&format!(
             "wrote {written} {ext} files ({frames} frames x {} coefficients) to {}",
-            config.n_mfcc(),
+            config.n_features(),
             args.output.display()
         ));
     }

@@ -222,7 +222,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         features.push(r.context("cannot compute the features of a training clip")?);
     }
     let standardizer = Standardizer::fit(
-        plan.mfcc.n_mfcc(),
+        plan.mfcc.n_features(),
         features
             .iter()
             .zip(&is_val)
@@ -258,7 +258,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         val_speakers.join(",")
     ));
     let unit_data = UnitData {
-        input_size: plan.mfcc.n_mfcc(),
+        input_size: plan.mfcc.n_features(),
         test: Default::default(),
         train,
         validation,
