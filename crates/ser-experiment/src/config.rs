@@ -50,6 +50,33 @@ pub struct FeatureSettings {
     pub norm: Norm,
     /// Cache extracted features under `<out>/cache/`.
     pub cache: bool,
+    /// Append MFCC deltas: 0 none, 1 Δ, 2 Δ and ΔΔ (librosa `feature.delta`, width 9).
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub deltas: u8,
+    /// Append 12 chroma bins computed from the same STFT frames (librosa `chroma_stft`, tuning 0).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub chroma: bool,
+}
+
+fn is_zero_u8(v: &u8) -> bool {
+    *v == 0
+}
+
+impl FeatureSettings {
+    /// The front end: the preset with `deltas` and `chroma` applied.
+    ///
+    /// # Errors
+    /// [`ExperimentError::FeaturePreset`] for an unknown preset.
+    pub fn mfcc_config(&self) -> Result<ser_dsp::MfccConfig> {
+        let preset_error = |source| ExperimentError::FeaturePreset {
+            name: self.preset.clone(),
+            source,
+        };
+        let mut mfcc = ser_dsp::MfccConfig::from_preset(&self.preset).map_err(preset_error)?;
+        mfcc.deltas = self.deltas;
+        mfcc.chroma = self.chroma;
+        Ok(mfcc)
+    }
 }
 
 impl Default for FeatureSettings {
@@ -58,6 +85,8 @@ impl Default for FeatureSettings {
             preset: "paper".into(),
             norm: Norm::Train,
             cache: true,
+            deltas: 0,
+            chroma: false,
         }
     }
 }
@@ -76,6 +105,10 @@ pub struct TrainingConfig {
     /// AdamW: decay the weights directly (`θ ← θ − lr·λ·θ`) instead of adding `λ·θ` to the gradient.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub decoupled_weight_decay: bool,
+    /// Learning-rate schedule stepped after every epoch (the validation UAR is the plateau metric);
+    /// constant when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_schedule: Option<ser_nn::LrSchedule>,
     /// SpecAugment-style masking of the training clips' features (none when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_augment: Option<ser_nn::SpecAugment>,
@@ -110,6 +143,7 @@ impl Default for TrainingConfig {
             weight_decay: 0.0,
             decoupled_weight_decay: false,
             spec_augment: None,
+            lr_schedule: None,
             dropout: 0.3,
             lstm_dropout: 0.0,
             patience: None,
@@ -244,6 +278,15 @@ impl ExperimentConfig {
                 "must be finite and >= 0",
             );
         }
+        if let Some(schedule) = &t.lr_schedule {
+            if schedule.validate().is_err() {
+                return bad(
+                    "training.lr_schedule",
+                    format!("{schedule:?}"),
+                    "step_size and t_max must be >= 1, factor in [0, 1)",
+                );
+            }
+        }
         if let Some(aug) = &t.spec_augment {
             if aug.validate().is_err() {
                 return bad(
@@ -252,6 +295,13 @@ impl ExperimentConfig {
                     "max_time_fraction must be in [0, 1] and value finite",
                 );
             }
+        }
+        if self.features.deltas > 2 {
+            return bad(
+                "features.deltas",
+                self.features.deltas.to_string(),
+                "must be 0 (none), 1 (delta) or 2 (delta and delta-delta)",
+            );
         }
         if t.patience == Some(0) {
             return bad("training.patience", "0".into(), "must be >= 1 when set");

@@ -108,12 +108,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
         .cloned()
         .collect();
 
-    let mfcc = MfccConfig::from_preset(&config.features.preset).map_err(|source| {
-        ExperimentError::FeaturePreset {
-            name: config.features.preset.clone(),
-            source,
-        }
-    })?;
+    let mfcc: MfccConfig = config.features.mfcc_config()?;
     let mfcc_json = serde_json::to_value(&mfcc).map_err(|source| ExperimentError::Json {
         path: PathBuf::from("<feature config>"),
         source,

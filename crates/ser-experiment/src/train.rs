@@ -179,6 +179,18 @@ pub fn train_model(
         decoupled: training.decoupled_weight_decay,
     };
     let mut adam = Adam::<f32>::new(adam_config, n_params);
+    let mut scheduler = match &training.lr_schedule {
+        Some(schedule) => Some(
+            ser_nn::LrScheduler::new(schedule.clone(), training.learning_rate).map_err(|e| {
+                ExperimentError::InvalidConfig {
+                    field: "training.lr_schedule",
+                    value: e.to_string(),
+                    reason: "rejected by the scheduler",
+                }
+            })?,
+        ),
+        None => None,
+    };
     let mut grads = vec![0f32; n_params];
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(derive(id.unit_seed, Stream::Shuffle, 0, 0));
     let validation_batches =
@@ -278,6 +290,9 @@ pub fn train_model(
             val_uar,
             seconds: start.elapsed().as_secs_f64(),
         };
+        if let Some(scheduler) = &mut scheduler {
+            adam.set_lr(scheduler.step(val_uar));
+        }
         on_epoch(&log, best_epoch, best_val_uar);
         history.push(log);
         if let Some(patience) = training.patience {

@@ -134,7 +134,9 @@ fn resolve_settings(args: &Args) -> Result<Plan> {
         config.features.preset = p.clone();
     }
     config.validate()?;
-    let mfcc = MfccConfig::from_preset(&config.features.preset)
+    let mfcc = config
+        .features
+        .mfcc_config()
         .with_context(|| format!("config names preset {:?}", config.features.preset))?;
     Ok(Plan { config, cell, mfcc })
 }
@@ -319,7 +321,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
         "config": config,
     });
     let meta = ModelMeta {
-        features: feature_metadata(&plan.mfcc, Some(&config.features.preset))?,
+        features: feature_metadata(&plan.mfcc, crate::model::preset_of(&plan.mfcc))?,
         norm_mean: standardizer.mean.clone(),
         norm_std: standardizer.std.clone(),
         class_names: data.class_names.clone(),
