@@ -31,6 +31,9 @@ pub struct ChunkPlan {
     pub offsets: Vec<usize>,
     /// Local row → row in the batch's packed layout.
     pub global_rows: Vec<usize>,
+    /// Bidirectional only (else empty): local row of (r, t) → local row of (r, len_r − 1 − t), see
+    /// [`crate::reverse`]. An involution.
+    pub rev_rows: Vec<usize>,
 }
 
 impl ChunkPlan {
@@ -60,6 +63,19 @@ impl ChunkPlan {
         self.offsets.push(at);
     }
 
+    /// Fills [`Self::rev_rows`] for the current plan (call after [`Self::rebuild`]).
+    pub fn build_reverse_rows(&mut self) {
+        self.rev_rows.clear();
+        self.rev_rows.resize(self.rows(), 0);
+        let b0 = self.batch_sizes.first().copied().unwrap_or(0);
+        for r in 0..b0 {
+            let len = self.batch_sizes.iter().take_while(|&&bt| bt > r).count();
+            for t in 0..len {
+                self.rev_rows[self.offsets[t] + r] = self.offsets[len - 1 - t] + r;
+            }
+        }
+    }
+
     /// Number of local rows n.
     pub fn rows(&self) -> usize {
         *self.offsets.last().unwrap_or(&0)
@@ -82,6 +98,11 @@ impl ChunkPlan {
 /// Kept per frame for backward (bytes per frame = this × `size_of::<T>()`): the input `I`, and per layer
 /// the activated gates `4H`, the cell `H` and the output `H` — `I + 6H·L` values — plus, with dropout,
 /// the dropped input and its mask (`2H`) for every layer above the first.
+///
+/// Bidirectional (D = 2, buffers indexed by unit `u = D·k + d`; the reverse direction's rows are in
+/// reversed order, see [`crate::reverse`]): `I + 12H·L + 4H·(L − 1)` values — both directions' gates, cell
+/// and output, plus the concatenated `[n, 2H]` output of every layer below the top — plus, with dropout,
+/// `4H` (dropped input and mask, `2H` wide) for every layer above the first.
 #[derive(Debug, Default)]
 pub struct ChunkWorkspace<T> {
     /// Gathered layer-0 input `[n, I]`.
@@ -92,18 +113,26 @@ pub struct ChunkWorkspace<T> {
     pub c: Vec<Vec<T>>,
     /// Per layer: outputs `[n, H]`.
     pub h: Vec<Vec<T>>,
-    /// Per layer ≥ 1 with dropout: dropped input `[n, H]` and mask `[n, H]` (0 or 1/(1−p)).
+    /// Per layer ≥ 1 with dropout: dropped input `[n, DH]` and mask `[n, DH]` (0 or 1/(1−p)).
     pub dropped: Vec<Vec<T>>,
     pub mask: Vec<Vec<T>>,
-    /// Combined bias b_ih + b_hh per layer `[4H]`.
+    /// Combined bias b_ih + b_hh per unit `[4H]`.
     pub bias: Vec<Vec<T>>,
+    /// Bidirectional, per layer below the top: its output `[h_fwd ‖ h_rev]`, `[n, 2H]` in natural row order.
+    pub cat: Vec<Vec<T>>,
+    /// Bidirectional scratch `[n, max in_k]`: the layer input in reversed row order, or the reverse
+    /// direction's input gradient before it is scattered back.
+    pub xrev: Vec<T>,
     /// Backward scratch: recurrent dh and dc `[b_0, H]`, previous outputs `[n, H]`, output gradient of the
-    /// current layer `[n, H]`, input gradient of layer 0 `[n, I]`.
+    /// current layer `[n, DH]`, input gradient of layer 0 `[n, I]`.
     pub dh_rec: Vec<T>,
     pub dc: Vec<T>,
     pub h_prev: Vec<T>,
     pub dh_out: Vec<T>,
     pub dx0: Vec<T>,
+    /// Bidirectional backward scratch `[2, n, H]`: `dh_out` split into the forward direction's half
+    /// (natural rows) and the reverse direction's half (reversed rows).
+    pub dh_split: Vec<T>,
     /// This chunk's partial parameter gradient `[P]`.
     pub grad: Vec<T>,
 }
@@ -122,6 +151,7 @@ impl<T: Real> ChunkWorkspace<T> {
     /// Fills every forward buffer with NaN (tests use this to catch reads of stale values).
     pub fn poison_forward(&mut self) {
         self.x0.fill(T::NAN);
+        self.xrev.fill(T::NAN);
         for group in [
             &mut self.gates,
             &mut self.c,
@@ -129,6 +159,7 @@ impl<T: Real> ChunkWorkspace<T> {
             &mut self.dropped,
             &mut self.mask,
             &mut self.bias,
+            &mut self.cat,
         ] {
             for v in group.iter_mut() {
                 v.fill(T::NAN);
@@ -145,6 +176,8 @@ impl<T: Real> ChunkWorkspace<T> {
             &mut self.dh_out,
             &mut self.dx0,
             &mut self.grad,
+            &mut self.xrev,
+            &mut self.dh_split,
         ] {
             v.fill(T::NAN);
         }

@@ -3,7 +3,7 @@
 use crate::error::LstmError;
 
 /// Configuration of a stacked LSTM, mirroring PyTorch's `nn.LSTM(input_size, hidden_size, num_layers,
-/// dropout=...)` with `bias=True`, unidirectional, no projection.
+/// dropout=..., bidirectional=...)` with `bias=True`, no projection.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LstmConfig {
     /// Features per frame `I` of the first layer's input.
@@ -14,6 +14,9 @@ pub struct LstmConfig {
     pub num_layers: usize,
     /// Dropout on the outputs of every layer but the last, training only (PyTorch `dropout`), in [0, 1).
     pub dropout: f64,
+    /// PyTorch `bidirectional`: every layer also runs each sequence backwards over its own valid frames,
+    /// and its per-frame output is `[h_fwd ‖ h_rev]` (`D·H` wide, D = 2). `false`: one direction (D = 1).
+    pub bidirectional: bool,
 }
 
 impl LstmConfig {
@@ -24,23 +27,51 @@ impl LstmConfig {
             hidden_size,
             num_layers,
             dropout: 0.0,
+            bidirectional: false,
         }
     }
 
-    /// Input width of layer `k`: `I` for layer 0, `H` above.
+    /// Number of directions D: 2 when bidirectional, else 1.
+    pub fn num_directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Width of every layer's per-frame output, `D·H`.
+    pub fn output_size(&self) -> usize {
+        self.num_directions() * self.hidden_size
+    }
+
+    /// Input width of layer `k`: `I` for layer 0, `D·H` above.
     pub fn layer_input_size(&self, k: usize) -> usize {
         if k == 0 {
             self.input_size
         } else {
-            self.hidden_size
+            self.output_size()
         }
     }
 
+    /// Widest layer input, `max_k in_k`.
+    pub fn max_layer_input_size(&self) -> usize {
+        (0..self.num_layers)
+            .map(|k| self.layer_input_size(k))
+            .max()
+            .unwrap_or(self.input_size)
+    }
+
     /// Number of scalar parameters, equal to PyTorch's `sum(p.numel() for p in lstm.parameters())`:
-    /// Σ_k 4H·(in_k + H + 2).
+    /// Σ_k D·4H·(in_k + H + 2).
     pub fn num_params(&self) -> usize {
         (0..self.num_layers)
-            .map(|k| 4 * self.hidden_size * (self.layer_input_size(k) + self.hidden_size + 2))
+            .map(|k| {
+                self.num_directions()
+                    * 4
+                    * self.hidden_size
+                    * (self.layer_input_size(k) + self.hidden_size + 2)
+            })
             .sum()
     }
 

@@ -8,6 +8,9 @@
 //! ```
 //! Rows of finished sequences are simply no longer part of the active prefix, so they cost nothing.
 //! With dropout in training, `X_{k+1} = h_k ⊙ m`, `m ∈ {0, 1/(1−p)}` drawn per element.
+//!
+//! Bidirectional: each layer runs this twice, forward over `X_k` and reverse over `X_k` gathered into
+//! reversed rows (see [`crate::reverse`]); `X_{k+1} = [h_fwd ‖ h_rev]` `[n, 2H]` in natural rows.
 
 use crate::chunk::{fit, fit_layers, ChunkPlan, ChunkWorkspace};
 use crate::config::LstmConfig;
@@ -17,6 +20,7 @@ use crate::kernels::GateKernel;
 use crate::layout::ParamLayout;
 use crate::packed::PackedBatch;
 use crate::real::Real;
+use crate::reverse::{concat_directions, gather_rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -37,12 +41,14 @@ pub(crate) struct PassContext<'a, T: Real> {
 }
 
 impl<T: Real> PassContext<'_, T> {
-    /// The input of layer `k` as seen by its W_ih GEMM: `[n, in_k]`.
+    /// The input of layer `k` as seen by its W_ih GEMM: `[n, in_k]`, natural rows.
     pub fn layer_input<'w>(&self, ws: &'w ChunkWorkspace<T>, k: usize) -> &'w [T] {
         if k == 0 {
             &ws.x0
         } else if self.dropout_seed.is_some() {
             &ws.dropped[k]
+        } else if self.config.bidirectional {
+            &ws.cat[k - 1]
         } else {
             &ws.h[k - 1]
         }
@@ -52,7 +58,8 @@ impl<T: Real> PassContext<'_, T> {
 /// Runs chunk `index` forward through all layers, leaving the cache in `ws`.
 ///
 /// # Panics
-/// If `ctx.params` does not match the layout (checked by the caller).
+/// If `ctx.params` does not match the layout (checked by the caller), or, bidirectional, if
+/// `plan.rev_rows` was not built.
 pub(crate) fn forward_chunk<T: Real>(
     ctx: &PassContext<'_, T>,
     plan: &ChunkPlan,
@@ -60,28 +67,39 @@ pub(crate) fn forward_chunk<T: Real>(
     ws: &mut ChunkWorkspace<T>,
 ) {
     let cfg = ctx.config;
-    let (h, layers, input) = (cfg.hidden_size, cfg.num_layers, cfg.input_size);
+    let (h, layers, input, dirs) = (
+        cfg.hidden_size,
+        cfg.num_layers,
+        cfg.input_size,
+        cfg.num_directions(),
+    );
     let n = plan.rows();
     fit(&mut ws.x0, n * input);
-    for name in [
-        &mut ws.gates,
-        &mut ws.c,
-        &mut ws.h,
-        &mut ws.bias,
-        &mut ws.dropped,
-        &mut ws.mask,
-    ] {
+    for name in [&mut ws.gates, &mut ws.c, &mut ws.h, &mut ws.bias] {
+        fit_layers(name, layers * dirs);
+    }
+    for name in [&mut ws.dropped, &mut ws.mask] {
         fit_layers(name, layers);
     }
-    for k in 0..layers {
-        fit(&mut ws.gates[k], n * 4 * h);
-        fit(&mut ws.c[k], n * h);
-        fit(&mut ws.h[k], n * h);
-        fit(&mut ws.bias[k], 4 * h);
-        if k > 0 && ctx.dropout_seed.is_some() {
-            fit(&mut ws.dropped[k], n * h);
-            fit(&mut ws.mask[k], n * h);
+    for u in 0..layers * dirs {
+        fit(&mut ws.gates[u], n * 4 * h);
+        fit(&mut ws.c[u], n * h);
+        fit(&mut ws.h[u], n * h);
+        fit(&mut ws.bias[u], 4 * h);
+    }
+    for k in 1..layers {
+        if ctx.dropout_seed.is_some() {
+            fit(&mut ws.dropped[k], n * dirs * h);
+            fit(&mut ws.mask[k], n * dirs * h);
         }
+    }
+    if cfg.bidirectional {
+        assert_eq!(plan.rev_rows.len(), n, "forward_chunk: rev_rows not built");
+        fit_layers(&mut ws.cat, layers - 1);
+        for cat in ws.cat.iter_mut() {
+            fit(cat, n * 2 * h);
+        }
+        fit(&mut ws.xrev, n * cfg.max_layer_input_size());
     }
     if ctx.poison {
         ws.poison_forward();
@@ -93,95 +111,143 @@ pub(crate) fn forward_chunk<T: Real>(
     }
     ctx.kernel.note_use();
     for k in 0..layers {
-        let ranges = ctx.layout.layer(k);
-        let in_k = cfg.layer_input_size(k);
-        let w_ih = &ctx.params[ranges.weight_ih.clone()];
-        let w_hh = &ctx.params[ranges.weight_hh.clone()];
-        for (b, (bi, bh)) in ws.bias[k].iter_mut().zip(
-            ctx.params[ranges.bias_ih.clone()]
-                .iter()
-                .zip(&ctx.params[ranges.bias_hh.clone()]),
-        ) {
-            *b = *bi + *bh;
+        for d in 0..dirs {
+            forward_unit(ctx, plan, k, d, ws);
         }
-        // G = X · W_ihᵀ; W_ihᵀ [in×4H] is W_ih [4H×in] read with strides (1, in).
-        let mut gates = std::mem::take(&mut ws.gates[k]);
-        gemm(
-            n,
-            in_k,
-            4 * h,
-            T::ONE,
-            ctx.layer_input(ws, k),
-            in_k as isize,
-            1,
-            w_ih,
-            1,
-            in_k as isize,
-            T::ZERO,
-            &mut gates,
-            4 * h as isize,
-            1,
-        );
-        let (c, hs) = (&mut ws.c[k], &mut ws.h[k]);
-        for t in 0..plan.steps() {
-            let (bt, off) = (plan.batch_sizes[t], plan.offsets[t]);
-            let g_t = &mut gates[off * 4 * h..(off + bt) * 4 * h];
-            let (c_done, c_now) = c.split_at_mut(off * h);
-            let (h_done, h_now) = hs.split_at_mut(off * h);
-            let c_prev = if t > 0 {
-                let prev = plan.offsets[t - 1];
-                // G[t] += h_{t−1} · W_hhᵀ on the active prefix.
-                let packed = ctx.step_weights.is_some_and(|w| {
-                    T::step_matmul(bt, &h_done[prev * h..], h, &w[k], g_t, 4 * h, false)
-                });
-                if !packed {
-                    gemm(
-                        bt,
-                        h,
-                        4 * h,
-                        T::ONE,
-                        &h_done[prev * h..],
-                        h as isize,
-                        1,
-                        w_hh,
-                        1,
-                        h as isize,
-                        T::ONE,
-                        g_t,
-                        4 * h as isize,
-                        1,
-                    );
-                }
-                Some(&c_done[prev * h..(prev + bt) * h])
-            } else {
-                None
-            };
-            ctx.kernel.forward(
-                bt,
-                h,
-                &ws.bias[k],
-                g_t,
-                c_prev,
-                &mut c_now[..bt * h],
-                &mut h_now[..bt * h],
-            );
-        }
-        ws.gates[k] = gates;
         if k + 1 < layers {
+            if cfg.bidirectional {
+                let (fwd, rev_h) = (&ws.h[2 * k], &ws.h[2 * k + 1]);
+                concat_directions(&plan.rev_rows, h, fwd, rev_h, &mut ws.cat[k]);
+            }
             if let Some(seed) = ctx.dropout_seed {
-                draw_dropout(cfg.dropout, seed, index, k + 1, ws);
+                draw_dropout(cfg, seed, index, k + 1, ws);
             }
         }
     }
 }
 
-/// Draws the dropout mask of layer `k`'s input and applies it: `dropped = h_{k−1} ⊙ mask`.
+/// Runs direction `d` of layer `k` (unit `u = D·k + d`) over the chunk: the forward direction over the
+/// natural rows, the reverse one over its input gathered into reversed rows.
+fn forward_unit<T: Real>(
+    ctx: &PassContext<'_, T>,
+    plan: &ChunkPlan,
+    k: usize,
+    d: usize,
+    ws: &mut ChunkWorkspace<T>,
+) {
+    let cfg = ctx.config;
+    let h = cfg.hidden_size;
+    let u = k * cfg.num_directions() + d;
+    let n = plan.rows();
+    let ranges = ctx.layout.direction(k, d);
+    let in_k = cfg.layer_input_size(k);
+    let w_ih = &ctx.params[ranges.weight_ih.clone()];
+    let w_hh = &ctx.params[ranges.weight_hh.clone()];
+    for (b, (bi, bh)) in ws.bias[u].iter_mut().zip(
+        ctx.params[ranges.bias_ih.clone()]
+            .iter()
+            .zip(&ctx.params[ranges.bias_hh.clone()]),
+    ) {
+        *b = *bi + *bh;
+    }
+    let mut gates = std::mem::take(&mut ws.gates[u]);
+    let mut xrev = std::mem::take(&mut ws.xrev);
+    let x: &[T] = if d == 0 {
+        ctx.layer_input(ws, k)
+    } else {
+        gather_rows(
+            &plan.rev_rows,
+            ctx.layer_input(ws, k),
+            in_k,
+            &mut xrev[..n * in_k],
+        );
+        &xrev
+    };
+    // G = X · W_ihᵀ; W_ihᵀ [in×4H] is W_ih [4H×in] read with strides (1, in).
+    gemm(
+        n,
+        in_k,
+        4 * h,
+        T::ONE,
+        x,
+        in_k as isize,
+        1,
+        w_ih,
+        1,
+        in_k as isize,
+        T::ZERO,
+        &mut gates,
+        4 * h as isize,
+        1,
+    );
+    ws.xrev = xrev;
+    let (c, hs) = (&mut ws.c[u], &mut ws.h[u]);
+    for t in 0..plan.steps() {
+        let (bt, off) = (plan.batch_sizes[t], plan.offsets[t]);
+        let g_t = &mut gates[off * 4 * h..(off + bt) * 4 * h];
+        let (c_done, c_now) = c.split_at_mut(off * h);
+        let (h_done, h_now) = hs.split_at_mut(off * h);
+        let c_prev = if t > 0 {
+            let prev = plan.offsets[t - 1];
+            // G[t] += h_{t−1} · W_hhᵀ on the active prefix.
+            let packed = ctx.step_weights.is_some_and(|w| {
+                T::step_matmul(bt, &h_done[prev * h..], h, &w[u], g_t, 4 * h, false)
+            });
+            if !packed {
+                gemm(
+                    bt,
+                    h,
+                    4 * h,
+                    T::ONE,
+                    &h_done[prev * h..],
+                    h as isize,
+                    1,
+                    w_hh,
+                    1,
+                    h as isize,
+                    T::ONE,
+                    g_t,
+                    4 * h as isize,
+                    1,
+                );
+            }
+            Some(&c_done[prev * h..(prev + bt) * h])
+        } else {
+            None
+        };
+        ctx.kernel.forward(
+            bt,
+            h,
+            &ws.bias[u],
+            g_t,
+            c_prev,
+            &mut c_now[..bt * h],
+            &mut h_now[..bt * h],
+        );
+    }
+    ws.gates[u] = gates;
+}
+
+/// Draws the dropout mask of layer `k`'s input and applies it: `dropped = out_{k−1} ⊙ mask`, with
+/// `out_{k−1}` layer k−1's output (`[n, H]`, or `[n, 2H]` concatenated when bidirectional).
 /// The stream depends on (seed, chunk, layer) only.
-fn draw_dropout<T: Real>(p: f64, seed: u64, chunk: usize, k: usize, ws: &mut ChunkWorkspace<T>) {
+fn draw_dropout<T: Real>(
+    cfg: &LstmConfig,
+    seed: u64,
+    chunk: usize,
+    k: usize,
+    ws: &mut ChunkWorkspace<T>,
+) {
+    let p = cfg.dropout;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(((chunk as u64) << 16) | k as u64);
     let keep = T::from_f64(1.0 / (1.0 - p));
-    let (mask, dropped, below) = (&mut ws.mask[k], &mut ws.dropped[k], &ws.h[k - 1]);
+    let below = if cfg.bidirectional {
+        &ws.cat[k - 1]
+    } else {
+        &ws.h[k - 1]
+    };
+    let (mask, dropped) = (&mut ws.mask[k], &mut ws.dropped[k]);
     for ((m, d), &x) in mask.iter_mut().zip(dropped.iter_mut()).zip(below.iter()) {
         *m = if rng.gen::<f64>() < p { T::ZERO } else { keep };
         *d = x * *m;

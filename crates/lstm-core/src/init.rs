@@ -214,8 +214,8 @@ fn init_weight<T: Real, R: Rng>(
     }
 }
 
-/// Fills every tensor of `params` (laid out by `layout`) according to `config`, layer by layer in
-/// `state_dict` order.
+/// Fills every tensor of `params` (laid out by `layout`) according to `config`, layer by layer (and, when
+/// bidirectional, forward then reverse direction by the same rule) in `state_dict` order.
 ///
 /// # Panics
 /// If `params.len() != layout.len()`.
@@ -232,9 +232,11 @@ pub fn init_lstm<T: Real, R: Rng>(
         params.len(),
         layout.len()
     );
-    for k in 0..layout.num_layers() {
-        let ranges = layout.layer(k);
-        let t = &layout.tensors()[4 * k];
+    // Units (layer k, direction d) in layout order: l0, l0_reverse, l1, …
+    let dirs = layout.num_directions();
+    for u in 0..layout.num_layers() * dirs {
+        let ranges = layout.direction(u / dirs, u % dirs);
+        let t = &layout.tensors()[4 * u];
         let (rows, input) = (t.shape[0], t.shape[1]);
         let hidden = rows / 4;
         init_weight(

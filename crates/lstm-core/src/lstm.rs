@@ -15,7 +15,7 @@ use rayon::prelude::*;
 /// What a forward pass should do besides computing the final states.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ForwardOptions {
-    /// Also return the last layer's output at every frame (packed `[N, H]`).
+    /// Also return the last layer's output at every frame (packed `[N, D·H]`).
     pub keep_outputs: bool,
     /// `Some(seed)`: training mode — inter-layer dropout drawn from `seed`, cache kept for
     /// [`Lstm::backward`]. `None`: inference.
@@ -25,23 +25,25 @@ pub struct ForwardOptions {
 /// Result of [`Lstm::forward`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct LstmOutput<T> {
-    /// Every layer's h at each sequence's own last frame, `[L, B, H]`, batch in original order
-    /// (like PyTorch's `h_n`).
+    /// Every layer's (and direction's) final h, `[L·D, B, H]` ordered l0, l0 reverse, l1, …, batch in
+    /// original order (like PyTorch's `h_n`). The forward direction's final h is the one at each
+    /// sequence's own last frame, the reverse direction's the one after frame 0.
     pub h_n: Vec<T>,
-    /// Every layer's c at each sequence's own last frame, `[L, B, H]`.
+    /// Every layer's (and direction's) final c, `[L·D, B, H]`, same order.
     pub c_n: Vec<T>,
-    /// Last layer's h at every frame, packed `[N, H]` in the batch's packed order (when asked for).
+    /// Last layer's output at every frame, packed `[N, D·H]` (`[h_fwd ‖ h_rev]` when bidirectional) in
+    /// the batch's packed order (when asked for).
     pub outputs: Option<Vec<T>>,
 }
 
 /// Upstream gradients for [`Lstm::backward`]; `None` means zero.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LstmGradients<'a, T> {
-    /// dL/dh_n `[L, B, H]`, original batch order.
+    /// dL/dh_n `[L·D, B, H]`, original batch order.
     pub h_n: Option<&'a [T]>,
-    /// dL/dc_n `[L, B, H]`.
+    /// dL/dc_n `[L·D, B, H]`.
     pub c_n: Option<&'a [T]>,
-    /// dL/d outputs, packed `[N, H]`.
+    /// dL/d outputs, packed `[N, D·H]`.
     pub outputs: Option<&'a [T]>,
 }
 
@@ -61,7 +63,11 @@ struct Cached {
 ///
 /// Memory kept for backward per frame: `(I + 6·H·L)·size_of::<T>()` bytes (input; per layer gates 4H,
 /// cell H, output H), plus `2·H·size_of::<T>()` per layer above the first when dropout is active — e.g.
-/// 3 114 bytes for I = 34, H = 128, L = 1 in f32.
+/// 3 208 bytes for I = 34, H = 128, L = 1 in f32. Bidirectional: `(I + 12·H·L + 4·H·(L − 1))·size_of::<T>()`
+/// (both directions' gates, cells and outputs, plus every lower layer's concatenated `2H` output), plus
+/// `4·H·size_of::<T>()` per layer above the first with dropout — e.g. 6 280 bytes for I = 34, H = 128,
+/// L = 1 in f32. The reverse direction reuses the same machinery on time-reversed rows
+/// (see [`crate::reverse`]).
 #[derive(Debug)]
 pub struct Lstm<T: Real> {
     config: LstmConfig,
@@ -166,17 +172,18 @@ impl<T: Real> Lstm<T> {
         }
     }
 
-    /// Packs every layer's W_hh for the step product: transposed (`B = W_hhᵀ`, forward) or as is (backward).
+    /// Packs every unit's (layer k, direction d; index D·k + d) W_hh for the step product: transposed
+    /// (`B = W_hhᵀ`, forward) or as is (backward).
     fn pack_step_weights(&mut self, params: &[T], transposed: bool) {
         if !T::has_step_matmul() {
             self.step_weights.clear();
             return;
         }
-        let h = self.config.hidden_size;
+        let (h, dirs) = (self.config.hidden_size, self.config.num_directions());
         self.step_weights
-            .resize_with(self.config.num_layers, PackedPanels::default);
-        for (k, packed) in self.step_weights.iter_mut().enumerate() {
-            let w_hh = &params[self.layout.layer(k).weight_hh];
+            .resize_with(self.config.num_layers * dirs, PackedPanels::default);
+        for (u, packed) in self.step_weights.iter_mut().enumerate() {
+            let w_hh = &params[self.layout.direction(u / dirs, u % dirs).weight_hh];
             if transposed {
                 packed.pack(h, 4 * h, w_hh, 1, h);
             } else {
@@ -187,8 +194,8 @@ impl<T: Real> Lstm<T> {
 
     /// Runs the LSTM over `batch` from zero initial states.
     ///
-    /// `params: [P]` in [`ParamLayout`] order. Returns the final `(h, c)` of every layer at each
-    /// sequence's own last frame and, with `keep_outputs`, the last layer's packed outputs. In training
+    /// `params: [P]` in [`ParamLayout`] order. Returns the final `(h, c)` of every layer and direction,
+    /// `[L·D, B, H]`, and, with `keep_outputs`, the last layer's packed outputs `[N, D·H]`. In training
     /// mode (`train_seed: Some`) dropout applies between layers and the cache for [`Lstm::backward`] is kept.
     ///
     /// # Panics
@@ -218,6 +225,9 @@ impl<T: Real> Lstm<T> {
         self.chunks.resize_with(chunks, ChunkWorkspace::default);
         for (i, plan) in self.plans.iter_mut().enumerate() {
             plan.rebuild(batch, i, chunks);
+            if self.config.bidirectional {
+                plan.build_reverse_rows();
+            }
         }
         let dropout_seed = options
             .train_seed
@@ -237,31 +247,43 @@ impl<T: Real> Lstm<T> {
         }
         self.chunks = work;
 
-        let (h, layers, b) = (
+        let (h, units, b) = (
             self.config.hidden_size,
-            self.config.num_layers,
+            self.config.num_layers * self.config.num_directions(),
             batch.batch_size(),
         );
-        let mut h_n = vec![T::ZERO; layers * b * h];
-        let mut c_n = vec![T::ZERO; layers * b * h];
+        let width = self.config.output_size();
+        let mut h_n = vec![T::ZERO; units * b * h];
+        let mut c_n = vec![T::ZERO; units * b * h];
         let mut outputs = options
             .keep_outputs
-            .then(|| vec![T::ZERO; batch.total_frames() * h]);
+            .then(|| vec![T::ZERO; batch.total_frames() * width]);
         for (plan, ws) in self.plans.iter().zip(&self.chunks) {
             for (r, &p) in plan.seqs.iter().enumerate() {
                 let orig = batch.sorted_indices()[p];
+                // The reverse direction's rows are reversed, so its final state sits at the same row.
                 let row = plan.last_row(r);
-                for k in 0..layers {
-                    let dst = (k * b + orig) * h;
-                    h_n[dst..dst + h].copy_from_slice(&ws.h[k][row * h..(row + 1) * h]);
-                    c_n[dst..dst + h].copy_from_slice(&ws.c[k][row * h..(row + 1) * h]);
+                for u in 0..units {
+                    let dst = (u * b + orig) * h;
+                    h_n[dst..dst + h].copy_from_slice(&ws.h[u][row * h..(row + 1) * h]);
+                    c_n[dst..dst + h].copy_from_slice(&ws.c[u][row * h..(row + 1) * h]);
                 }
             }
             if let Some(out) = outputs.as_mut() {
-                let top = &ws.h[layers - 1];
-                for (local, &global) in plan.global_rows.iter().enumerate() {
-                    out[global * h..(global + 1) * h]
-                        .copy_from_slice(&top[local * h..(local + 1) * h]);
+                if self.config.bidirectional {
+                    let (fwd, rev_h) = (&ws.h[units - 2], &ws.h[units - 1]);
+                    for (local, &global) in plan.global_rows.iter().enumerate() {
+                        let m = plan.rev_rows[local];
+                        let dst = &mut out[global * width..(global + 1) * width];
+                        dst[..h].copy_from_slice(&fwd[local * h..(local + 1) * h]);
+                        dst[h..].copy_from_slice(&rev_h[m * h..(m + 1) * h]);
+                    }
+                } else {
+                    let top = &ws.h[units - 1];
+                    for (local, &global) in plan.global_rows.iter().enumerate() {
+                        out[global * h..(global + 1) * h]
+                            .copy_from_slice(&top[local * h..(local + 1) * h]);
+                    }
                 }
             }
         }
@@ -276,8 +298,8 @@ impl<T: Real> Lstm<T> {
     /// Backpropagation through time for the last training [`Lstm::forward`] (same `params` and `batch`).
     ///
     /// ACCUMULATES (`+=`) dL/dθ into `grad_params: [P]` and, when given, WRITES dL/dx into
-    /// `grad_input: [N, I]` (packed order). Upstream gradients: `h_n, c_n: [L, B, H]` original order,
-    /// `outputs: [N, H]` packed; missing ones count as zero. Consumes the forward cache.
+    /// `grad_input: [N, I]` (packed order). Upstream gradients: `h_n, c_n: [L·D, B, H]` original order,
+    /// `outputs: [N, D·H]` packed; missing ones count as zero. Consumes the forward cache.
     ///
     /// # Panics
     /// If no training forward preceded this call (or it was already consumed), if `batch` differs in
@@ -291,9 +313,9 @@ impl<T: Real> Lstm<T> {
         grad_input: Option<&mut [T]>,
     ) {
         let cached = self.cached.take().expect("Lstm::backward: no training forward pass to differentiate (train_seed was None, or backward already ran)");
-        let (h, layers, b, n) = (
+        let (h, units, b, n) = (
             self.config.hidden_size,
-            self.config.num_layers,
+            self.config.num_layers * self.config.num_directions(),
             batch.batch_size(),
             batch.total_frames(),
         );
@@ -316,9 +338,9 @@ impl<T: Real> Lstm<T> {
             self.layout.len()
         );
         for (what, g, want) in [
-            ("h_n", grads.h_n, layers * b * h),
-            ("c_n", grads.c_n, layers * b * h),
-            ("outputs", grads.outputs, n * h),
+            ("h_n", grads.h_n, units * b * h),
+            ("c_n", grads.c_n, units * b * h),
+            ("outputs", grads.outputs, n * self.config.output_size()),
         ] {
             if let Some(g) = g {
                 assert_eq!(

@@ -1,4 +1,5 @@
-//! Bit-identical results for 1 and 2 rayon threads, and no dependence on stale workspace contents.
+//! Bit-identical results for 1 and 2 rayon threads, and no dependence on stale workspace contents,
+//! unidirectional and bidirectional.
 
 mod common;
 
@@ -11,42 +12,54 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 #[test]
 fn same_bits_for_one_and_two_threads() {
-    let config = LstmConfig {
-        input_size: 6,
-        hidden_size: 17,
-        num_layers: 3,
-        dropout: 0.25,
-    };
-    let lengths: Vec<usize> = (0..40).map(|b| 1 + (b * 11) % 13).collect(); // 3 chunks
-    let p = problem::<f32>(config, &lengths, 7);
-    let go = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let mut lstm = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
-            let (o, gp, gx) = run(&mut lstm, &p, 3);
-            (
-                bits(&o.h_n),
-                bits(&o.c_n),
-                bits(o.outputs.as_deref().unwrap()),
-                bits(&gp),
-                bits(&gx),
-            )
-        })
-    };
-    assert!(go(1) == go(2), "results differ between 1 and 2 threads");
+    for bidirectional in [false, true] {
+        let config = LstmConfig {
+            input_size: 6,
+            hidden_size: 17,
+            num_layers: 3,
+            dropout: 0.25,
+            bidirectional,
+        };
+        let lengths: Vec<usize> = (0..40).map(|b| 1 + (b * 11) % 13).collect(); // 3 chunks
+        let p = problem::<f32>(config, &lengths, 7);
+        let go = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut lstm = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
+                let (o, gp, gx) = run(&mut lstm, &p, 3);
+                (
+                    bits(&o.h_n),
+                    bits(&o.c_n),
+                    bits(o.outputs.as_deref().unwrap()),
+                    bits(&gp),
+                    bits(&gx),
+                )
+            })
+        };
+        assert!(
+            go(1) == go(2),
+            "bidirectional {bidirectional}: results differ between 1 and 2 threads"
+        );
+    }
 }
 
 #[test]
 fn nan_prefilled_workspaces_change_nothing() {
-    for kind in [KernelKind::Scalar, KernelKind::Wide] {
+    for (kind, bidirectional) in [
+        (KernelKind::Scalar, false),
+        (KernelKind::Wide, false),
+        (KernelKind::Scalar, true),
+        (KernelKind::Wide, true),
+    ] {
         let config = LstmConfig {
             input_size: 4,
             hidden_size: 9,
             num_layers: 2,
             dropout: 0.2,
+            bidirectional,
         };
         let big: Vec<usize> = (0..21).map(|b| 2 + b % 6).collect();
         let small = [5, 1, 3];
@@ -58,14 +71,15 @@ fn nan_prefilled_workspaces_change_nothing() {
         run(&mut dirty, &p_big, 4); // grow every buffer
         dirty.set_poison_workspaces(true);
         let got = run(&mut dirty, &p_small, 4);
-        assert_eq!(bits(&got.0.h_n), bits(&want.0.h_n), "{kind:?} h_n");
-        assert_eq!(bits(&got.0.c_n), bits(&want.0.c_n), "{kind:?} c_n");
+        let what = format!("{kind:?} bidirectional {bidirectional}");
+        assert_eq!(bits(&got.0.h_n), bits(&want.0.h_n), "{what} h_n");
+        assert_eq!(bits(&got.0.c_n), bits(&want.0.c_n), "{what} c_n");
         assert_eq!(
             bits(got.0.outputs.as_deref().unwrap()),
             bits(want.0.outputs.as_deref().unwrap()),
-            "{kind:?} outputs"
+            "{what} outputs"
         );
-        assert_eq!(bits(&got.1), bits(&want.1), "{kind:?} grad params");
-        assert_eq!(bits(&got.2), bits(&want.2), "{kind:?} grad input");
+        assert_eq!(bits(&got.1), bits(&want.1), "{what} grad params");
+        assert_eq!(bits(&got.2), bits(&want.2), "{what} grad input");
     }
 }

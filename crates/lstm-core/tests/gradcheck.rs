@@ -37,11 +37,38 @@ fn rel_err(analytic: f64, numeric: f64) -> f64 {
 }
 
 fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], dropout: f64, seed: u64) {
+    check_dirs(layers, input, hidden, lengths, dropout, false, seed);
+}
+
+/// Like [`check`], bidirectional: every tensor incl. `*_reverse`, h_n/c_n `[2L, B, H]`, outputs `[N, 2H]`.
+fn check_bi(
+    layers: usize,
+    input: usize,
+    hidden: usize,
+    lengths: &[usize],
+    dropout: f64,
+    seed: u64,
+) {
+    let worst = check_dirs(layers, input, hidden, lengths, dropout, true, seed);
+    eprintln!("BIDIR_FD_WORST {worst:e}");
+}
+
+/// Returns the worst relative error over every parameter and input element.
+fn check_dirs(
+    layers: usize,
+    input: usize,
+    hidden: usize,
+    lengths: &[usize],
+    dropout: f64,
+    bidirectional: bool,
+    seed: u64,
+) -> f64 {
     let config = LstmConfig {
         input_size: input,
         hidden_size: hidden,
         num_layers: layers,
         dropout,
+        bidirectional,
     };
     let p = problem::<f64>(config, lengths, seed);
     let mut lstm = Lstm::<f64>::new(config);
@@ -68,7 +95,7 @@ fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], dropout:
             .find(|t| t.range.contains(&i))
             .map(|t| t.name.clone())
             .unwrap_or_default();
-        assert!(e <= 1e-6, "L{layers} H{hidden} {lengths:?}: {name} (flat {i}) analytic {} numeric {numeric} rel {e:e}", gp[i]);
+        assert!(e <= 1e-6, "L{layers} H{hidden} bi {bidirectional} {lengths:?}: {name} (flat {i}) analytic {} numeric {numeric} rel {e:e}", gp[i]);
         worst = worst.max(e);
     }
     let mut data = p.batch.data().to_vec();
@@ -95,7 +122,8 @@ fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], dropout:
         );
         worst = worst.max(e);
     }
-    eprintln!("L{layers} I{input} H{hidden} lengths {lengths:?} dropout {dropout}: {} params, {n_rows} frames, worst rel err {worst:e}", p.params.len());
+    eprintln!("L{layers} I{input} H{hidden} lengths {lengths:?} dropout {dropout} bidirectional {bidirectional}: {} params, {n_rows} frames, worst rel err {worst:e}", p.params.len());
+    worst
 }
 
 /// The same batch with its packed data replaced.
@@ -142,4 +170,36 @@ fn two_layers_many_sequences_spanning_chunks() {
     // 19 sequences: more than one batch chunk.
     let lengths: Vec<usize> = (0..19).map(|b| 1 + (b * 7) % 5).collect();
     check(2, 3, 7, &lengths, 0.0, 6);
+}
+
+#[test]
+fn bidirectional_one_layer_hidden_1_batch_1_length_1() {
+    check_bi(1, 3, 1, &[1], 0.0, 11);
+}
+
+#[test]
+fn bidirectional_one_layer_hidden_7_unequal_lengths() {
+    check_bi(1, 4, 7, &[3, 5, 1, 2], 0.0, 12);
+}
+
+#[test]
+fn bidirectional_two_layers_hidden_9_unequal_lengths() {
+    check_bi(2, 3, 9, &[2, 4, 1, 3], 0.0, 13);
+}
+
+#[test]
+fn bidirectional_three_layers_hidden_5_batch_1() {
+    check_bi(3, 2, 5, &[4], 0.0, 14);
+}
+
+#[test]
+fn bidirectional_three_layers_hidden_3_with_dropout() {
+    check_bi(3, 2, 3, &[3, 1, 4], 0.3, 15);
+}
+
+#[test]
+fn bidirectional_two_layers_many_sequences_spanning_chunks() {
+    // 19 sequences: more than one batch chunk.
+    let lengths: Vec<usize> = (0..19).map(|b| 1 + (b * 7) % 5).collect();
+    check_bi(2, 2, 3, &lengths, 0.2, 16);
 }

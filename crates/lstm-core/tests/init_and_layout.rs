@@ -9,9 +9,18 @@ use safetensors::SafeTensors;
 
 #[test]
 fn num_params_equals_pytorch_for_table1_shapes() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/lstm/num_params.safetensors"
+    num_params_match("num_params", false);
+}
+
+#[test]
+fn bidirectional_num_params_equals_pytorch_for_table1_shapes() {
+    num_params_match("num_params_bi", true);
+}
+
+fn num_params_match(file: &str, bidirectional: bool) {
+    let path = format!(
+        "{}/../../fixtures/lstm/{file}.safetensors",
+        env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(path).expect("fixture missing: run fixtures/lstm/make_fixtures.py");
     let st = SafeTensors::deserialize(&bytes).unwrap();
@@ -23,7 +32,10 @@ fn num_params_equals_pytorch_for_table1_shapes() {
         .collect();
     assert_eq!(v.len(), 9 * 4);
     for row in v.chunks_exact(4) {
-        let config = LstmConfig::new(row[2] as usize, row[1] as usize, row[0] as usize);
+        let config = LstmConfig {
+            bidirectional,
+            ..LstmConfig::new(row[2] as usize, row[1] as usize, row[0] as usize)
+        };
         assert_eq!(config.num_params(), row[3] as usize, "{config:?}");
         assert_eq!(ParamLayout::new(&config).len(), row[3] as usize);
     }
@@ -53,6 +65,50 @@ fn layout_follows_state_dict_order() {
         at = t.range.end;
     }
     assert_eq!(at, layout.len());
+}
+
+#[test]
+fn bidirectional_layout_follows_state_dict_order() {
+    let config = LstmConfig {
+        bidirectional: true,
+        ..LstmConfig::new(5, 3, 2)
+    };
+    let layout = ParamLayout::new(&config);
+    let names: Vec<&str> = layout.tensors().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "weight_ih_l0",
+            "weight_hh_l0",
+            "bias_ih_l0",
+            "bias_hh_l0",
+            "weight_ih_l0_reverse",
+            "weight_hh_l0_reverse",
+            "bias_ih_l0_reverse",
+            "bias_hh_l0_reverse",
+            "weight_ih_l1",
+            "weight_hh_l1",
+            "bias_ih_l1",
+            "bias_hh_l1",
+            "weight_ih_l1_reverse",
+            "weight_hh_l1_reverse",
+            "bias_ih_l1_reverse",
+            "bias_hh_l1_reverse",
+        ]
+    );
+    assert_eq!(layout.tensors()[4].shape, vec![12, 5]);
+    assert_eq!(layout.tensors()[8].shape, vec![12, 6]); // layer 1 reads [h_fwd ‖ h_rev]
+    assert_eq!(layout.tensors()[12].shape, vec![12, 6]);
+    assert_eq!((layout.num_layers(), layout.num_directions()), (2, 2));
+    assert_eq!(layout.direction(1, 1).weight_ih, layout.tensors()[12].range);
+    assert_eq!(layout.layer(1), layout.direction(1, 0));
+    let mut at = 0;
+    for t in layout.tensors() {
+        assert_eq!(t.range.start, at);
+        at = t.range.end;
+    }
+    assert_eq!(at, layout.len());
+    assert_eq!(layout.len(), config.num_params());
 }
 
 fn gram(q: &[f64], rows: usize, cols: usize, by_columns: bool) -> f64 {
@@ -163,4 +219,49 @@ fn paper_init_sets_forget_bias_and_zero_elsewhere() {
     assert_eq!(p[l.bias_hh.start + 40], 0.0);
     let bound = 1.0 / (32f32).sqrt();
     assert!(p[l.weight_hh.clone()].iter().all(|x| x.abs() <= bound));
+}
+
+#[test]
+fn bidirectional_paper_init_covers_reverse_tensors() {
+    let config = LstmConfig {
+        bidirectional: true,
+        ..LstmConfig::new(34, 16, 2)
+    };
+    let layout = ParamLayout::new(&config);
+    let mut p = vec![f64::NAN; layout.len()];
+    init::init_lstm(&layout, &InitConfig::paper(), &mut rng(1), &mut p);
+    assert!(p.iter().all(|x| x.is_finite()));
+    for k in 0..2 {
+        for d in 0..2 {
+            let l = layout.direction(k, d);
+            for bias in [&p[l.bias_ih.clone()], &p[l.bias_hh.clone()]] {
+                for (j, &v) in bias.iter().enumerate() {
+                    assert_eq!(v, if (16..32).contains(&j) { 1.0 } else { 0.0 });
+                }
+            }
+            assert!(
+                gram(&p[l.weight_hh.clone()], 64, 16, true) < 1e-12,
+                "l{k} d{d}"
+            );
+            let ih = &p[l.weight_ih.clone()];
+            let cols = if k == 0 { 34 } else { 32 };
+            assert_eq!(ih.len(), 64 * cols);
+            let (_, var) = mean_var(ih);
+            let want = 2.0 / (64 + cols) as f64;
+            assert!(
+                (var / want - 1.0).abs() < 0.2,
+                "l{k} d{d}: Xavier variance {var} vs {want}"
+            );
+        }
+    }
+    // The forward tensors are drawn first, layer by layer: a unidirectional model's layer-0 draws
+    // coincide with the bidirectional model's layer-0 forward tensors.
+    let uni = ParamLayout::new(&LstmConfig::new(34, 16, 2));
+    let mut q = vec![f64::NAN; uni.len()];
+    init::init_lstm(&uni, &InitConfig::paper(), &mut rng(1), &mut q);
+    assert_eq!(q[uni.layer(0).weight_ih], p[layout.layer(0).weight_ih]);
+    assert_ne!(
+        p[layout.direction(0, 0).weight_hh.clone()],
+        p[layout.direction(0, 1).weight_hh.clone()]
+    );
 }

@@ -1,5 +1,6 @@
 //! Forward results and every gradient against PyTorch `nn.LSTM` (fixtures/lstm/make_fixtures.py), for
-//! 1, 2 and 3 layers with packed variable lengths, in f32 (wide kernel) and f64.
+//! 1, 2 and 3 layers with packed variable lengths, uni- and bidirectional, in f32 (wide and scalar
+//! kernels) and f64.
 
 mod common;
 
@@ -38,7 +39,20 @@ fn cast<T: Real>(v: &[f64]) -> Vec<T> {
 }
 
 fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
-    let bytes = std::fs::read(format!("{DIR}/lstm_l{layers}.safetensors"))
+    check_dirs::<T>(layers, false, kind, rel, abs);
+}
+
+/// Returns, over every compared value, the worst relative error |ours − torch| / max(|ours|, |torch|, 1e-3)
+/// and the worst use of the tolerance, |ours − torch| / (rel·max(|ours|, |torch|) + abs) (≤ 1 passes).
+fn check_dirs<T: Real>(
+    layers: usize,
+    bidirectional: bool,
+    kind: KernelKind,
+    rel: f64,
+    abs: f64,
+) -> (f64, f64) {
+    let file = if bidirectional { "lstm_bi" } else { "lstm" };
+    let bytes = std::fs::read(format!("{DIR}/{file}_l{layers}.safetensors"))
         .expect("fixture missing: run fixtures/lstm/make_fixtures.py");
     let st = SafeTensors::deserialize(&bytes).expect("fixture is valid safetensors");
     let (x, xs) = tensor(&st, "x");
@@ -49,8 +63,18 @@ fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
         .map(|&l| l as usize)
         .collect();
     let hidden = tensor(&st, "weight_hh_l0").1[1];
-    let config = LstmConfig::new(input, hidden, layers);
+    let config = LstmConfig {
+        bidirectional,
+        ..LstmConfig::new(input, hidden, layers)
+    };
     let mut lstm = Lstm::<T>::with_kernel(config, kind).unwrap();
+    let torch_count: usize = st
+        .names()
+        .iter()
+        .filter(|n| n.starts_with("weight_") || n.starts_with("bias_"))
+        .map(|n| tensor(&st, n).0.len())
+        .sum();
+    assert_eq!(config.num_params(), torch_count, "num_params vs torch");
     let mut params = vec![T::NAN; config.num_params()];
     for spec in lstm.layout().tensors().to_vec() {
         let (v, shape) = tensor(&st, &spec.name);
@@ -66,27 +90,26 @@ fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
             train_seed: Some(0),
         },
     );
-    let what = format!("L{layers} {kind:?} {}", std::any::type_name::<T>());
-    assert_close(
-        &format!("{what} h_n"),
-        &out.h_n,
-        &tensor(&st, "h_n").0,
-        rel,
-        abs,
+    let what = format!(
+        "L{layers} bidirectional {bidirectional} {kind:?} {}",
+        std::any::type_name::<T>()
     );
-    assert_close(
-        &format!("{what} c_n"),
-        &out.c_n,
-        &tensor(&st, "c_n").0,
-        rel,
-        abs,
-    );
-    assert_close(
-        &format!("{what} outputs"),
+    let mut worst = (0.0f64, 0.0f64);
+    let mut close = |name: &str, got: &[T], want: &[f64]| {
+        assert_close(&format!("{what} {name}"), got, want, rel, abs);
+        for (g, w) in got.iter().zip(want) {
+            let (g, w) = (g.to_f64(), *w);
+            let (err, big) = ((g - w).abs(), g.abs().max(w.abs()));
+            worst.0 = worst.0.max(err / big.max(1e-3));
+            worst.1 = worst.1.max(err / (rel * big + abs));
+        }
+    };
+    close("h_n", &out.h_n, &tensor(&st, "h_n").0);
+    close("c_n", &out.c_n, &tensor(&st, "c_n").0);
+    close(
+        "outputs",
         out.outputs.as_deref().unwrap(),
         &tensor(&st, "outputs").0,
-        rel,
-        abs,
     );
 
     let (g_h, g_c, g_o) = (
@@ -108,12 +131,10 @@ fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
         Some(&mut gx),
     );
     for spec in lstm.layout().tensors() {
-        assert_close(
-            &format!("{what} grad {}", spec.name),
+        close(
+            &format!("grad {}", spec.name),
             &gp[spec.range.clone()],
             &tensor(&st, &format!("grad.{}", spec.name)).0,
-            rel,
-            abs,
         );
     }
     // torch's grad.x is padded [B, T, I]; ours is packed.
@@ -126,7 +147,8 @@ fn check<T: Real>(layers: usize, kind: KernelKind, rel: f64, abs: f64) {
                 .copy_from_slice(&gx[row * input..][..input]);
         }
     }
-    assert_close(&format!("{what} grad x"), &got_padded, &want_x, rel, abs);
+    close("grad x", &got_padded, &want_x);
+    worst
 }
 
 #[test]
@@ -147,5 +169,38 @@ fn matches_pytorch_f32_scalar() {
 fn matches_pytorch_f64() {
     for layers in 1..=3 {
         check::<f64>(layers, KernelKind::Scalar, 1e-10, 1e-12);
+    }
+}
+
+#[test]
+fn bidirectional_matches_pytorch_f32_wide() {
+    for layers in 1..=3 {
+        let worst = check_dirs::<f32>(layers, true, KernelKind::Wide, 1e-5, 1e-6);
+        eprintln!(
+            "BIDIR_PARITY f32 wide L{layers}: worst rel err {:e}, tolerance used {:.3}",
+            worst.0, worst.1
+        );
+    }
+}
+
+#[test]
+fn bidirectional_matches_pytorch_f32_scalar() {
+    for layers in 1..=3 {
+        let worst = check_dirs::<f32>(layers, true, KernelKind::Scalar, 1e-5, 1e-6);
+        eprintln!(
+            "BIDIR_PARITY f32 scalar L{layers}: worst rel err {:e}, tolerance used {:.3}",
+            worst.0, worst.1
+        );
+    }
+}
+
+#[test]
+fn bidirectional_matches_pytorch_f64() {
+    for layers in 1..=3 {
+        let worst = check_dirs::<f64>(layers, true, KernelKind::Scalar, 1e-10, 1e-12);
+        eprintln!(
+            "BIDIR_PARITY f64 L{layers}: worst rel err {:e}, tolerance used {:.3}",
+            worst.0, worst.1
+        );
     }
 }

@@ -62,6 +62,21 @@ proptest! {
         assert_close("grad params", &gp_w, &gp_s, 1e-5, 1e-5);
         assert_close("grad input", &gx_w, &gx_s, 1e-5, 1e-5);
     }
+
+    #[test]
+    fn bidirectional_lstm_wide_matches_scalar(hi in 0usize..5, layers in 1usize..4, input in 1usize..10, lens in proptest::collection::vec(1usize..9, 1..20), dropout in prop_oneof![Just(0.0), Just(0.3)], seed in any::<u64>()) {
+        let config = LstmConfig { dropout, bidirectional: true, ..LstmConfig::new(input, HIDDEN[hi], layers) };
+        let p = problem::<f32>(config, &lens, seed);
+        let mut scalar = Lstm::<f32>::with_kernel(config, KernelKind::Scalar).unwrap();
+        let mut wide = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
+        let (o_s, gp_s, gx_s) = run(&mut scalar, &p, seed);
+        let (o_w, gp_w, gx_w) = run(&mut wide, &p, seed);
+        assert_close("h_n", &o_w.h_n, &o_s.h_n, 1e-5, 1e-6);
+        assert_close("c_n", &o_w.c_n, &o_s.c_n, 1e-5, 1e-6);
+        assert_close("outputs", o_w.outputs.as_deref().unwrap(), o_s.outputs.as_deref().unwrap(), 1e-5, 1e-6);
+        assert_close("grad params", &gp_w, &gp_s, 1e-5, 1e-5);
+        assert_close("grad input", &gx_w, &gx_s, 1e-5, 1e-5);
+    }
 }
 
 #[test]

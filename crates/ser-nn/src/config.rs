@@ -117,6 +117,7 @@ impl ClassifierConfig {
             hidden_size: self.hidden_size,
             num_layers: self.num_layers,
             dropout: self.lstm_dropout,
+            bidirectional: false,
         }
     }
 

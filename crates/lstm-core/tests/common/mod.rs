@@ -31,11 +31,11 @@ pub fn problem<T: Real>(config: LstmConfig, lengths: &[usize], seed: u64) -> Pro
         .collect();
     let refs: Vec<&[T]> = seqs.iter().map(|s| s.as_slice()).collect();
     let batch = PackedBatch::from_sequences(&refs, config.input_size);
-    let lbh = config.num_layers * lengths.len() * config.hidden_size;
+    let lbh = config.num_layers * config.num_directions() * lengths.len() * config.hidden_size;
     let n: usize = lengths.iter().sum();
     let g_h = uni(lbh, 1.0);
     let g_c = uni(lbh, 1.0);
-    let g_out = uni(n * config.hidden_size, 1.0);
+    let g_out = uni(n * config.output_size(), 1.0);
     Problem {
         config,
         params,
