@@ -4,7 +4,8 @@
 //! `L<layers>h<hidden>-concat` (final states of all layers concatenated; only for `layers >= 2`).
 //! Beyond the paper, `-mean`, `-max` and `-attn` pool the last layer's outputs over the clip's frames
 //! (see `ser_nn::pooling`); those cells take any `1 ≤ layers ≤ 4`, `1 ≤ hidden ≤ 1024` and have no
-//! paper numbers. The attention layer adds `A·h + 2A` parameters with `A = h`.
+//! paper numbers. The attention layer adds `A·D·h + 2A` parameters with `A = h`. A `-bi` token
+//! before the head (`L2h64-bi`, `L2h64-bi-attn`) makes the LSTM bidirectional (`D = 2`).
 //! Parameter count of a cell, as PyTorch counts `nn.LSTM(34, h, L)` plus `nn.Linear(d, 8)`:
 //! `Σ_l 4h (in_l + h + 2) + 8 d + 8` with `in_0 = 34`, `in_l = h`, and `d = h` (last) or `L·h` (concat).
 
@@ -21,6 +22,8 @@ pub struct Cell {
     pub layers: usize,
     pub hidden: usize,
     pub head: Head,
+    /// Bidirectional LSTM (name token `-bi`, e.g. `L2h64-bi-attn`); never in Table 1.
+    pub bidirectional: bool,
 }
 
 /// One row of the paper's Table 1.
@@ -81,12 +84,14 @@ impl Cell {
                 layers: r.layers,
                 hidden: r.hidden,
                 head: Head::Last,
+                bidirectional: false,
             });
             if r.params_concat.is_some() {
                 cells.push(Cell {
                     layers: r.layers,
                     hidden: r.hidden,
                     head: Head::Concat,
+                    bidirectional: false,
                 });
             }
         }
@@ -113,6 +118,10 @@ impl Cell {
             .iter()
             .find_map(|(suffix, head)| lower.strip_suffix(suffix).map(|b| (b, *head)))
             .unwrap_or((lower.as_str(), Head::Last));
+        let (body, bidirectional) = match body.strip_suffix("-bi") {
+            Some(b) => (b, true),
+            None => (body, false),
+        };
         let rest = body.strip_prefix('l').ok_or_else(unknown)?;
         let (layers, hidden) = rest.split_once('h').ok_or_else(unknown)?;
         let layers: usize = layers.parse().map_err(|_| unknown())?;
@@ -121,8 +130,9 @@ impl Cell {
             layers,
             hidden,
             head,
+            bidirectional,
         };
-        if head.pools_frames() {
+        if head.pools_frames() || bidirectional {
             if !(1..=4).contains(&layers) || !(1..=1024).contains(&hidden) {
                 return Err(unknown());
             }
@@ -146,6 +156,9 @@ impl Cell {
 
     /// The paper's (parameter count, UAR %) for this cell, `None` if Table 1 has no such cell.
     pub fn paper(&self) -> Option<(usize, f64)> {
+        if self.bidirectional {
+            return None;
+        }
         let r = PAPER_TABLE1
             .iter()
             .find(|r| r.layers == self.layers && r.hidden == self.hidden)?;
@@ -159,16 +172,17 @@ impl Cell {
     /// Parameter count from the formula in the module docs (independent of ser-nn, used as a check).
     pub fn expected_params(&self) -> usize {
         let h = self.hidden;
+        let dirs = if self.bidirectional { 2 } else { 1 };
         let lstm: usize = (0..self.layers)
             .map(|l| {
-                let input = if l == 0 { PAPER_INPUT } else { h };
-                4 * h * (input + h + 2)
+                let input = if l == 0 { PAPER_INPUT } else { dirs * h };
+                dirs * 4 * h * (input + h + 2)
             })
             .sum();
         let (d, attention) = match self.head {
-            Head::Last | Head::Mean | Head::Max => (h, 0),
-            Head::Concat => (self.layers * h, 0),
-            Head::Attention => (h, h * h + 2 * h),
+            Head::Last | Head::Mean | Head::Max => (dirs * h, 0),
+            Head::Concat => (self.layers * dirs * h, 0),
+            Head::Attention => (dirs * h, h * dirs * h + 2 * h),
         };
         lstm + attention + PAPER_CLASSES * d + PAPER_CLASSES
     }
@@ -182,6 +196,9 @@ impl Cell {
 impl fmt::Display for Cell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "L{}h{}", self.layers, self.hidden)?;
+        if self.bidirectional {
+            write!(f, "-bi")?;
+        }
         match self.head {
             Head::Last => {}
             Head::Concat => write!(f, "-concat")?,

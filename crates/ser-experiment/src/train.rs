@@ -89,6 +89,7 @@ pub fn classifier_config(
     config.num_classes = PAPER_CLASSES;
     config.dropout = training.dropout;
     config.lstm_dropout = training.lstm_dropout;
+    config.bidirectional = cell.bidirectional;
     config
 }
 

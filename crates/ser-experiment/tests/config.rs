@@ -120,9 +120,31 @@ fn cell_names_parse_case_insensitively_and_reject_unknown() {
     );
     assert_eq!(attn.to_string(), "L2h96-attn");
     assert_eq!(attn.paper(), None);
-    for bad in ["L5h32-mean", "L0h32-max", "L2h0-attn"] {
+    let bi = Cell::parse("L2h64-bi-attn").unwrap();
+    assert!(bi.bidirectional && bi.head == Head::Attention);
+    assert_eq!(bi.to_string(), "L2h64-bi-attn");
+    assert_eq!(Cell::parse("L1h32-bi").unwrap().to_string(), "L1h32-bi");
+    for bad in ["L5h32-mean", "L0h32-max", "L2h0-attn", "L2h64-bi-bi"] {
         assert!(Cell::parse(bad).is_err(), "{bad}");
     }
     let list = Cell::parse_list("L1h32, L2h32-concat,L1h32,").unwrap();
     assert_eq!(list.len(), 2);
+}
+
+#[test]
+fn closed_form_params_match_the_built_network_beyond_the_paper() {
+    let training = ser_experiment::TrainingConfig::default();
+    for name in [
+        "L1h32-attn",
+        "L2h64-mean",
+        "L3h48-max",
+        "L1h32-bi",
+        "L2h64-bi-attn",
+        "L3h16-bi-concat",
+        "L2h128-bi-mean",
+    ] {
+        let cell = Cell::parse(name).unwrap();
+        let config = ser_experiment::train::classifier_config(&cell, 34, &training);
+        assert_eq!(cell.expected_params(), config.num_params(), "{name}");
+    }
 }

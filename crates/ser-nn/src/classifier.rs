@@ -313,13 +313,17 @@ impl<T: Real> Classifier<T> {
         let head = self.config.head;
         let grads_in = if head.pools_frames() {
             resize(&mut ws.grad_outputs, ws.outputs.len(), poison);
+            let width = self.config.output_size();
             match head {
                 Head::Mean => {
-                    pooling::mean_backward(batch, h, &ws.grad_features, &mut ws.grad_outputs)
+                    pooling::mean_backward(batch, width, &ws.grad_features, &mut ws.grad_outputs)
                 }
-                Head::Max => {
-                    pooling::max_backward(h, &ws.grad_features, &ws.argmax, &mut ws.grad_outputs)
-                }
+                Head::Max => pooling::max_backward(
+                    width,
+                    &ws.grad_features,
+                    &ws.argmax,
+                    &mut ws.grad_outputs,
+                ),
                 _ => {
                     let attention = self.attention.as_ref().expect("attention head has a layer");
                     attention.backward(
@@ -339,8 +343,10 @@ impl<T: Real> Classifier<T> {
                 outputs: Some(&ws.grad_outputs[..]),
             }
         } else {
-            resize(&mut ws.grad_h_n, l * b * h, poison);
-            scatter_head(head, l, b, h, &ws.grad_features, &mut ws.grad_h_n);
+            let dirs = self.config.num_directions();
+            resize(&mut ws.grad_h_n, l * dirs * b * h, poison);
+            let slots = head_slots(head, l * dirs, dirs);
+            scatter_head(slots, b, h, &ws.grad_features, &mut ws.grad_h_n);
             LstmGradients {
                 h_n: Some(&ws.grad_h_n[..]),
                 c_n: None,
@@ -415,10 +421,13 @@ impl<T: Real> Classifier<T> {
         );
         let ws = &mut self.ws;
         resize(&mut ws.features, b * self.fc.in_features, self.poison);
+        let dirs = self.config.num_directions();
         let Some(outputs) = out.outputs else {
-            gather_head(head, l, b, h, &out.h_n, &mut ws.features);
+            let slots = head_slots(head, l * dirs, dirs);
+            gather_head(slots, b, h, &out.h_n, &mut ws.features);
             return;
         };
+        let h = dirs * h;
         ws.outputs = outputs;
         match head {
             Head::Mean => pooling::mean_forward(batch, h, &ws.outputs, &mut ws.features),
@@ -521,44 +530,46 @@ fn resize<T: Real>(v: &mut Vec<T>, len: usize, poison: bool) {
     }
 }
 
-/// `h_n: [L, B, H]` → clip vectors `[B, F]` (see [`Head`]).
-fn gather_head<T: Real>(head: Head, l: usize, b: usize, h: usize, h_n: &[T], features: &mut [T]) {
-    assert_eq!(h_n.len(), l * b * h, "gather_head: h_n must be [L, B, H]");
+/// The `(layer, direction)` slots of `h_n: [L·D, B, H]` that form the clip vector: the last layer's
+/// `D` slots (Last) or all `L·D` (Concat).
+fn head_slots(head: Head, slots: usize, directions: usize) -> std::ops::Range<usize> {
     match head {
-        Head::Last | Head::Mean | Head::Max | Head::Attention => {
-            features.copy_from_slice(&h_n[(l - 1) * b * h..])
-        }
-        Head::Concat => {
-            for (bi, row) in features.chunks_exact_mut(l * h).enumerate() {
-                for (k, dst) in row.chunks_exact_mut(h).enumerate() {
-                    dst.copy_from_slice(&h_n[(k * b + bi) * h..(k * b + bi + 1) * h]);
-                }
-            }
+        Head::Concat => 0..slots,
+        Head::Last | Head::Mean | Head::Max | Head::Attention => slots - directions..slots,
+    }
+}
+
+/// `h_n: [S, B, H]` (S = L·D slots) → clip vectors `[B, F]`: for each clip the chosen slots' states
+/// side by side, slot order (see [`Head`]).
+fn gather_head<T: Real>(
+    slots: std::ops::Range<usize>,
+    b: usize,
+    h: usize,
+    h_n: &[T],
+    features: &mut [T],
+) {
+    let width = slots.len() * h;
+    for (bi, row) in features.chunks_exact_mut(width).enumerate() {
+        for (dst, k) in row.chunks_exact_mut(h).zip(slots.clone()) {
+            dst.copy_from_slice(&h_n[(k * b + bi) * h..(k * b + bi + 1) * h]);
         }
     }
 }
 
-/// Adjoint of [`gather_head`]: clip-vector gradients `[B, F]` → `grad_h_n: [L, B, H]` (zero elsewhere).
+/// Adjoint of [`gather_head`]: clip-vector gradients `[B, F]` → `grad_h_n: [S, B, H]` (zero in the
+/// slots not chosen).
 fn scatter_head<T: Real>(
-    head: Head,
-    l: usize,
+    slots: std::ops::Range<usize>,
     b: usize,
     h: usize,
     grad_features: &[T],
     grad_h_n: &mut [T],
 ) {
-    match head {
-        Head::Last | Head::Mean | Head::Max | Head::Attention => {
-            let (others, last) = grad_h_n.split_at_mut((l - 1) * b * h);
-            others.fill(T::ZERO);
-            last.copy_from_slice(grad_features);
-        }
-        Head::Concat => {
-            for (bi, row) in grad_features.chunks_exact(l * h).enumerate() {
-                for (k, src) in row.chunks_exact(h).enumerate() {
-                    grad_h_n[(k * b + bi) * h..(k * b + bi + 1) * h].copy_from_slice(src);
-                }
-            }
+    grad_h_n.fill(T::ZERO);
+    let width = slots.len() * h;
+    for (bi, row) in grad_features.chunks_exact(width).enumerate() {
+        for (src, k) in row.chunks_exact(h).zip(slots.clone()) {
+            grad_h_n[(k * b + bi) * h..(k * b + bi + 1) * h].copy_from_slice(src);
         }
     }
 }
@@ -576,16 +587,16 @@ mod tests {
             })
             .collect();
         let mut f = vec![f64::NAN; 12];
-        gather_head(Head::Concat, 2, 3, 2, &h_n, &mut f);
+        gather_head(head_slots(Head::Concat, 2, 1), 3, 2, &h_n, &mut f);
         assert_eq!(&f[4..8], &[10.0, 11.0, 110.0, 111.0]);
         assert_eq!(&f[8..12], &[20.0, 21.0, 120.0, 121.0]);
         let mut back = vec![f64::NAN; 12];
-        scatter_head(Head::Concat, 2, 3, 2, &f, &mut back);
+        scatter_head(head_slots(Head::Concat, 2, 1), 3, 2, &f, &mut back);
         assert_eq!(back, h_n);
         let mut last = vec![f64::NAN; 6];
-        gather_head(Head::Last, 2, 3, 2, &h_n, &mut last);
+        gather_head(head_slots(Head::Last, 2, 1), 3, 2, &h_n, &mut last);
         assert_eq!(last, h_n[6..].to_vec());
-        scatter_head(Head::Last, 2, 3, 2, &last, &mut back);
+        scatter_head(head_slots(Head::Last, 2, 1), 3, 2, &last, &mut back);
         assert!(back[..6].iter().all(|&v| v == 0.0) && back[6..] == h_n[6..]);
     }
 }

@@ -67,6 +67,10 @@ pub struct ClassifierConfig {
     /// Left out of the JSON when 0, so configurations of the other heads serialise as before.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attention_size: usize,
+    /// Bidirectional LSTM (PyTorch `bidirectional=True`, `*_reverse` tensors): every state and output
+    /// is `D = 2` directions wide. Left out of the JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bidirectional: bool,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -87,14 +91,30 @@ impl ClassifierConfig {
             num_classes: 8,
             init: InitSpec::paper(),
             attention_size: 0,
+            bidirectional: false,
         }
     }
 
-    /// Width `F` of the clip vector: `L·H` (Concat), else `H`.
+    /// Directions `D`: 2 when bidirectional, else 1.
+    pub fn num_directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Width of the LSTM's per-frame output: `D·H`.
+    pub fn output_size(&self) -> usize {
+        self.num_directions() * self.hidden_size
+    }
+
+    /// Width `F` of the clip vector: `L·D·H` (Concat), else `D·H` (Last: both directions' final
+    /// states of the last layer, forward first).
     pub fn feature_size(&self) -> usize {
         match self.head {
-            Head::Concat => self.num_layers * self.hidden_size,
-            Head::Last | Head::Mean | Head::Max | Head::Attention => self.hidden_size,
+            Head::Concat => self.num_layers * self.output_size(),
+            Head::Last | Head::Mean | Head::Max | Head::Attention => self.output_size(),
         }
     }
 
@@ -106,7 +126,7 @@ impl ClassifierConfig {
             } else {
                 self.attention_size
             };
-            crate::pooling::AttentionPool::new(self.hidden_size, width)
+            crate::pooling::AttentionPool::new(self.output_size(), width)
         })
     }
 
@@ -117,12 +137,12 @@ impl ClassifierConfig {
             hidden_size: self.hidden_size,
             num_layers: self.num_layers,
             dropout: self.lstm_dropout,
-            bidirectional: false,
+            bidirectional: self.bidirectional,
         }
     }
 
-    /// Total parameters: PyTorch `nn.LSTM`, the attention layer if any (`A·H + 2A`), and
-    /// `nn.Linear(F, C)`: `Σ_k 4H(in_k + H + 2) [+ A·H + 2A] + F·C + C`.
+    /// Total parameters: PyTorch `nn.LSTM`, the attention layer if any (`A·D·H + 2A`), and
+    /// `nn.Linear(F, C)`: `D·Σ_k 4H(in_k + H + 2) [+ A·D·H + 2A] + F·C + C`.
     pub fn num_params(&self) -> usize {
         self.lstm_config().num_params()
             + self.attention().map_or(0, |a| a.num_params())

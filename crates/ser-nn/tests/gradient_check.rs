@@ -92,6 +92,7 @@ fn config(head: Head, layers: usize, hidden: usize) -> ClassifierConfig {
         num_classes: 4,
         init: InitSpec::pytorch_default(),
         attention_size: 0,
+        bidirectional: false,
     }
 }
 
@@ -170,6 +171,19 @@ fn gradients_match_finite_differences_pooling_heads() {
         ..config(Head::Attention, 2, 3)
     };
     check(wide, CrossEntropy::new(), 51);
+}
+
+#[test]
+fn gradients_match_finite_differences_bidirectional_every_head() {
+    for (i, head) in Head::ALL.into_iter().enumerate() {
+        for (layers, hidden) in [(1, 3), (2, 4)] {
+            let bi = ClassifierConfig {
+                bidirectional: true,
+                ..config(head, layers, hidden)
+            };
+            check(bi, CrossEntropy::new(), 60 + 2 * i as u64 + layers as u64);
+        }
+    }
 }
 
 #[test]

@@ -27,6 +27,8 @@ fn save_then_load_reproduces_weights_config_meta_and_logits() {
         if head == Head::Attention {
             config.attention_size = 5;
         }
+        // Two heads also bidirectional, so the `*_reverse` tensors go through the file too.
+        config.bidirectional = matches!(head, Head::Concat | Head::Attention);
         let mut model = Classifier::<f32>::new(config.clone(), 5);
         let path = dir.path().join(format!("m_{head:?}.safetensors"));
         save_model(&path, &model, &meta()).unwrap();

@@ -29,6 +29,7 @@ fn model_config(case: &serde_json::Value, input_size: usize) -> ClassifierConfig
         num_classes: case["num_classes"].as_u64().unwrap() as usize,
         init: InitSpec::paper(),
         attention_size: 0,
+        bidirectional: false,
     }
 }
 
