@@ -59,7 +59,7 @@ pub enum ExperimentError {
     },
 
     /// A cell name such as `L2h64-concat` could not be parsed or is not in Table 1.
-    #[error("unknown cell {name:?}; expected L<layers>h<hidden>[-concat], e.g. {known}")]
+    #[error("unknown cell {name:?}; expected L<layers>h<hidden>[-bi][-concat|-mean|-max|-attn], e.g. {known}")]
     UnknownCell { name: String, known: String },
 
     /// The paper's fold plan needs actors that the data folder does not hold.

@@ -93,3 +93,63 @@ fn tiny_run_writes_the_report_and_resumes() {
     assert_eq!(third.units_run, 0);
     assert_eq!(third.report.cells[0].confusion, cell.confusion);
 }
+
+/// `--extended` end to end on real files: two variants exercising every option beyond the paper
+/// (attention, bidirectional, speaker norm, deltas, chroma, SpecAugment, AdamW, LR schedule), one epoch.
+#[test]
+fn tiny_extended_run_writes_the_comparison() {
+    let Some(data) = ravdess_dir() else {
+        eprintln!("skipping extended end-to-end test: no RAVDESS folder (set RAVDESS_DIR or provide ../shared/ravdess)");
+        return;
+    };
+    let variants = ser_experiment::ExtendedConfig::from_toml(
+        r#"
+        [base]
+        fold_plan = "reduced"
+        [base.training]
+        epochs = 1
+        [[variant]]
+        name = "plain"
+        set = { cells = ["L1h32"] }
+        [[variant]]
+        name = "everything"
+        [variant.set]
+        cells = ["L1h8-bi-attn", "L2h8-max"]
+        features = { norm = "speaker", deltas = 2, chroma = true }
+        training = { decoupled_weight_decay = true, weight_decay = 0.01, spec_augment = {}, lr_schedule = { kind = "cosine", t_max = 1, eta_min = 0.0 } }
+        "#,
+        std::path::Path::new("inline.toml"),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut options = RunOptions::new(ExperimentConfig::quick());
+    options.data = Some(data);
+    options.out = out.path().to_path_buf();
+    options.verbosity = Verbosity::Quiet;
+    let (report, files) =
+        ser_experiment::run_extended(&variants, &options, &|_: &mut ExperimentConfig| {}).unwrap();
+    assert_eq!(report.rows.len(), 3);
+    assert_eq!(report.rows[0].uar_gain_pct, 0.0);
+    for row in &report.rows {
+        assert!(row.complete && row.uar_pct_mean.is_finite(), "{row:?}");
+        let cell = Cell::parse(&row.cell).unwrap();
+        let input = if row.variant == "everything" {
+            34 * 3 + 12
+        } else {
+            34
+        };
+        let expected = ser_experiment::train::classifier_config(
+            &cell,
+            input,
+            &ser_experiment::TrainingConfig::default(),
+        )
+        .num_params();
+        assert_eq!(row.params, expected, "{}", row.cell);
+    }
+    for name in ["extended.md", "extended.csv", "extended.json"] {
+        assert!(files.contains(&out.path().join(name)), "{name}");
+    }
+    assert!(out.path().join("everything/table1.md").is_file());
+    let md = std::fs::read_to_string(out.path().join("extended.md")).unwrap();
+    assert!(md.contains("L1h8-bi-attn") && md.contains("L2h8-max"));
+}
