@@ -260,3 +260,69 @@ fn predict_names_a_missing_file_and_fails() {
         missing_model.stderr
     );
 }
+
+#[test]
+fn attention_model_trains_and_plots_its_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    common::synthetic_corpus(dir.path());
+    let train = [
+        "-q",
+        "train",
+        "--data",
+        "list.csv",
+        "--cell",
+        "L1h16-bi-attn",
+        "--epochs",
+        "1",
+        "--val-speakers",
+        "s2",
+        "-o",
+        "run/attn.safetensors",
+    ];
+    ser(dir.path(), &train).ok();
+    let info = ser(dir.path(), &["info", "run/attn.safetensors"]).ok();
+    assert!(info.stdout.contains("attention pooling"), "{}", info.stdout);
+    let clips = ["wav/s0_angry_0.wav", "wav/s1_sad_1.wav"];
+    let mut args = vec![
+        "predict",
+        "run/attn.safetensors",
+        "--plot-attention",
+        "plots",
+    ];
+    args.extend(clips);
+    ser(dir.path(), &args).ok();
+    for stem in ["s0_angry_0", "s1_sad_1"] {
+        let png = dir.path().join(format!("plots/{stem}.attention.png"));
+        assert_eq!(png_size(&png), (1100, 460), "{}", png.display());
+    }
+    // A second run refuses to overwrite the plots without --force, and names the file.
+    let again = ser(dir.path(), &args);
+    assert_ne!(again.code, 0);
+    assert!(
+        again.stderr.contains("s0_angry_0.attention.png"),
+        "{}",
+        again.stderr
+    );
+    args.push("--force");
+    ser(dir.path(), &args).ok();
+    // A model without an attention head is refused with a clear message.
+    let fixture = trained_fixture();
+    let model = fixture.join("run/model.safetensors");
+    let wav = fixture.join("wav/s0_angry_0.wav");
+    let no_attention = ser(
+        dir.path(),
+        &[
+            "predict",
+            model.to_str().unwrap(),
+            "--plot-attention",
+            "plots2",
+            wav.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(no_attention.code, 0);
+    assert!(
+        no_attention.stderr.contains("no attention head"),
+        "{}",
+        no_attention.stderr
+    );
+}

@@ -169,13 +169,19 @@ impl Cell {
         }
     }
 
-    /// Parameter count from the formula in the module docs (independent of ser-nn, used as a check).
+    /// Parameter count from the formula in the module docs (independent of ser-nn, used as a check),
+    /// for the paper's 34 inputs.
     pub fn expected_params(&self) -> usize {
+        self.expected_params_with_input(PAPER_INPUT)
+    }
+
+    /// [`Cell::expected_params`] for `input` features per frame (deltas and chroma widen the input).
+    pub fn expected_params_with_input(&self, input: usize) -> usize {
         let h = self.hidden;
         let dirs = if self.bidirectional { 2 } else { 1 };
         let lstm: usize = (0..self.layers)
             .map(|l| {
-                let input = if l == 0 { PAPER_INPUT } else { dirs * h };
+                let input = if l == 0 { input } else { dirs * h };
                 dirs * 4 * h * (input + h + 2)
             })
             .sum();

@@ -145,6 +145,12 @@ fn tiny_extended_run_writes_the_comparison() {
         )
         .num_params();
         assert_eq!(row.params, expected, "{}", row.cell);
+        assert_eq!(
+            cell.expected_params_with_input(input),
+            expected,
+            "{}",
+            row.cell
+        );
     }
     for name in ["extended.md", "extended.csv", "extended.json"] {
         assert!(files.contains(&out.path().join(name)), "{name}");

@@ -276,7 +276,7 @@ pub fn run(args: Args, ui: &Ui, policy: OutputPolicy) -> Result<()> {
     ui.info(&format!(
         "training {} ({} parameters) for {epochs} epochs, seed {}",
         plan.cell,
-        plan.cell.expected_params(),
+        plan.cell.expected_params_with_input(plan.mfcc.n_features()),
         config.seed
     ));
     let bar = ui.bar(
