@@ -106,8 +106,8 @@ fn describe(model: &LoadedModel) -> String {
     line(
         "features",
         format!(
-            "{} MFCC per frame, preset {}",
-            m.n_mfcc(),
+            "{} per frame, preset {}",
+            feature_columns(m),
             model
                 .preset
                 .as_deref()
@@ -180,4 +180,24 @@ fn span(s: Option<ser_dsp::Span>) -> Option<String> {
         ser_dsp::Span::Samples(n) => format!("{n} samples"),
         ser_dsp::Span::Seconds(t) => format!("{} ms", t * 1000.0),
     })
+}
+
+/// `34 MFCC`, or e.g. `34 MFCC + 34 Δ + 34 ΔΔ + 12 chroma = 114 values`.
+fn feature_columns(m: &ser_dsp::MfccConfig) -> String {
+    let n = m.n_mfcc();
+    let mut parts = vec![format!("{n} MFCC")];
+    if m.deltas >= 1 {
+        parts.push(format!("{n} Δ"));
+    }
+    if m.deltas >= 2 {
+        parts.push(format!("{n} ΔΔ"));
+    }
+    if m.chroma {
+        parts.push("12 chroma".into());
+    }
+    if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        format!("{} = {} values", parts.join(" + "), m.n_features())
+    }
 }
