@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "xtask",
-    about = "Developer tasks: reproduce the paper, run side-by-side benchmarks"
+    about = "Developer tasks: reproduce the paper, run side-by-side benchmarks, fuzz"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,6 +24,8 @@ enum Command {
     BenchFeatures(commands::bench_features::Args),
     /// Time LSTM training and inference for the Table-1 shapes, side by side with PyTorch.
     BenchLstm(commands::bench_lstm::Args),
+    /// Run a cargo-fuzz target (nightly) for N seconds and report executions, coverage and crashes.
+    Fuzz(commands::fuzz::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,5 +33,6 @@ fn main() -> anyhow::Result<()> {
         Command::ReproduceTable1(args) => commands::reproduce_table1::run(args),
         Command::BenchFeatures(args) => commands::bench_features::run(args),
         Command::BenchLstm(args) => commands::bench_lstm::run(args),
+        Command::Fuzz(args) => commands::fuzz::run(args),
     }
 }

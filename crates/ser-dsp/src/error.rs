@@ -77,6 +77,22 @@ pub enum DspError {
         value: f32,
     },
 
+    /// A float sample is finite but so large that its power spectrum would overflow `f32` (found by
+    /// fuzzing: a float file with samples of 1e24 to 1e38 gave infinite features). Float WAV files normally
+    /// hold `[-1, 1]`; some tools write integer-scaled floats (up to ±32768, or ±2^23), which stay
+    /// well inside the limit [`crate::wav::MAX_ABS_SAMPLE`].
+    #[error("{path}: sample {index} (interleaved index) is {value}, outside +-{limit} (float samples are expected in [-1, 1]; larger ones would overflow the power spectrum)")]
+    SampleOutOfRange {
+        /// File being read (`"<memory>"` when computed from a slice).
+        path: PathBuf,
+        /// Index of the offending sample (interleaved in a file, mono in a slice).
+        index: usize,
+        /// The value found.
+        value: f32,
+        /// The largest magnitude accepted, [`crate::wav::MAX_ABS_SAMPLE`].
+        limit: f32,
+    },
+
     /// Reading the file or listing a directory failed.
     #[error("{path}: {source}")]
     Io {
@@ -142,6 +158,7 @@ impl DspError {
             | DspError::NoSamples { path }
             | DspError::UnsupportedEncoding { path, .. }
             | DspError::NonFiniteSample { path, .. }
+            | DspError::SampleOutOfRange { path, .. }
             | DspError::Io { path, .. }
             | DspError::TooShort { path, .. }
             | DspError::ResamplingUnsupported { path, .. } => Some(path),
@@ -152,7 +169,10 @@ impl DspError {
     /// Replaces the path of a path-carrying error (used when a slice-level error is raised for a
     /// known file).
     pub(crate) fn with_path(mut self, file: &std::path::Path) -> Self {
-        if let DspError::TooShort { path, .. } = &mut self {
+        if let DspError::TooShort { path, .. }
+        | DspError::NonFiniteSample { path, .. }
+        | DspError::SampleOutOfRange { path, .. } = &mut self
+        {
             *path = file.to_path_buf();
         }
         self

@@ -33,5 +33,5 @@ pub use error::DspError;
 pub use kernel::Kernel;
 pub use mel::{MelNorm, MelScale};
 pub use mfcc::{extract_file, Features, MfccExtractor, MfccPlan};
-pub use wav::{decode_wav, read_wav, Audio};
+pub use wav::{decode_wav, read_wav, Audio, MAX_ABS_SAMPLE};
 pub use window::WindowKind;

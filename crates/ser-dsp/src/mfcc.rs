@@ -182,7 +182,9 @@ impl MfccExtractor {
     /// Log-mel spectrogram in dB, clipped to `top_db` below the utterance maximum,
     /// `[n_frames, n_mels]` row-major. Valid until the next call. With chroma configured, the
     /// chromagram of the same frames is computed in the same pass (see [`Self::compute`]).
+    /// Errors as [`Self::compute`].
     pub fn mel_db(&mut self, samples: &[f32]) -> Result<(usize, &[f32]), DspError> {
+        crate::wav::check_samples(samples, Path::new("<memory>"))?;
         let plan = &*self.plan;
         let framing = plan.stft.framing();
         let n_frames = framing
@@ -227,7 +229,10 @@ impl MfccExtractor {
     /// Features of `samples` (mono, at the plan's sample rate): `[n_frames, n_features]`
     /// row-major, columns `[mfcc | Δ | ΔΔ | chroma]` as configured (module docs).
     ///
-    /// Errors with [`DspError::TooShort`] if the signal has no complete frame.
+    /// Errors with [`DspError::TooShort`] if the signal has no complete frame, with
+    /// [`DspError::NonFiniteSample`] or [`DspError::SampleOutOfRange`] for a sample that is not
+    /// finite or exceeds [`crate::wav::MAX_ABS_SAMPLE`] in magnitude (which would give non-finite
+    /// features).
     pub fn compute(&mut self, samples: &[f32]) -> Result<Features, DspError> {
         let (n_frames, _) = self.mel_db(samples)?;
         let plan = &*self.plan;

@@ -13,11 +13,19 @@
 //! ```
 //!
 //! Channels are averaged, `mono[t] = (Σ_c x[t, c]) / C` in `f32`, as `numpy.mean(axis=1)` does.
+//!
+//! Float samples must be finite and at most [`MAX_ABS_SAMPLE`] in magnitude: the power spectrum of a
+//! frame is bounded by `(n_fft · max|x|)²`, which must stay inside `f32` (2^24 leaves a factor of
+//! 10^16 of headroom at n_fft = 4096).
 
 use std::io::Cursor;
 use std::path::Path;
 
 use crate::error::DspError;
+
+/// Largest sample magnitude accepted (2^24): [`decode_wav`] rejects a float file with a larger sample
+/// ([`DspError::SampleOutOfRange`]), and so does [`crate::MfccExtractor::compute`] for a slice.
+pub const MAX_ABS_SAMPLE: f32 = 16_777_216.0;
 
 /// Mono audio, channels averaged, samples in `[-1, 1]` for integer formats.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,21 +95,39 @@ pub fn decode_wav(bytes: &[u8], name: &Path) -> Result<Audio, DspError> {
         })?;
     let data = &bytes[data_start..data_start + n_interleaved * bytes_per_sample];
     let interleaved = encoding.decode(data);
-    // Only float data can hold NaN or infinities; scaled integers are always finite.
-    let non_finite = match encoding {
-        Encoding::F32 => interleaved.iter().position(|x| !x.is_finite()),
-        _ => None,
-    };
-    if let Some(index) = non_finite {
-        return Err(DspError::NonFiniteSample {
-            path: name.to_path_buf(),
-            index,
-            value: interleaved[index],
-        });
+    // Only float data can hold NaN, infinities or huge values; scaled integers are within [-1, 1].
+    if encoding == Encoding::F32 {
+        check_samples(&interleaved, name)?;
     }
     Ok(Audio {
         samples: average_channels(interleaved, usize::from(spec.channels)),
         sample_rate: spec.sample_rate,
+    })
+}
+
+/// The first sample that is not finite ([`DspError::NonFiniteSample`]) or larger in magnitude than
+/// [`MAX_ABS_SAMPLE`] ([`DspError::SampleOutOfRange`]), as an error naming `name`.
+pub(crate) fn check_samples(samples: &[f32], name: &Path) -> Result<(), DspError> {
+    let Some(index) = samples
+        .iter()
+        .position(|x| !x.is_finite() || x.abs() > MAX_ABS_SAMPLE)
+    else {
+        return Ok(());
+    };
+    let value = samples[index];
+    Err(if value.is_finite() {
+        DspError::SampleOutOfRange {
+            path: name.to_path_buf(),
+            index,
+            value,
+            limit: MAX_ABS_SAMPLE,
+        }
+    } else {
+        DspError::NonFiniteSample {
+            path: name.to_path_buf(),
+            index,
+            value,
+        }
     })
 }
 

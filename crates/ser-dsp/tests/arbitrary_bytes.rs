@@ -1,6 +1,7 @@
-//! Bytes → `decode_wav` → `MfccExtractor::compute` never panics: arbitrary bytes, and valid WAV files
-//! with a few bytes overwritten, truncated or extended, either decode to finite features or give a
-//! `DspError` naming the file. (The CI stand-in for a fuzzer; 256 cases per property, small files.)
+//! Bytes → `decode_wav` → `MfccExtractor::compute` (paper and 25ms presets) never panics: arbitrary
+//! bytes, and valid WAV files with a few bytes overwritten, truncated or extended, either decode to
+//! finite features or give a `DspError` naming the file. (The CI stand-in for the cargo-fuzz target
+//! `fuzz/fuzz_targets/wav_mfcc.rs`, run by `cargo xtask fuzz`; 256 cases per property, small files.)
 
 use std::path::Path;
 
@@ -26,21 +27,25 @@ fn pcm16(rate: u32, samples: &[i16]) -> Vec<u8> {
     out
 }
 
-/// The path under test: decode, then paper-preset MFCC at whatever rate the (possibly mutated) header states.
+/// The path under test (the same as the cargo-fuzz target `fuzz/fuzz_targets/wav_mfcc.rs`): decode,
+/// then MFCC with the `paper` and the `25ms` presets at whatever rate the (possibly mutated) header
+/// states.
 fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     let name = Path::new("fuzz/case.wav");
     let Ok(audio) = decode_wav(bytes, name) else {
         return Ok(());
     };
-    // Bound the work: a mutated header may state any rate; the extractor must still not panic.
-    let config = MfccConfig::paper();
-    let features = match MfccExtractor::new(&config, audio.sample_rate) {
-        Ok(mut extractor) => extractor.compute(&audio.samples),
-        Err(_) => return Ok(()),
-    };
-    if let Ok(f) = features {
-        prop_assert_eq!(f.data.len(), f.n_frames * f.n_coeffs);
-        prop_assert!(f.data.iter().all(|v| v.is_finite()), "non-finite features");
+    for config in [MfccConfig::paper(), MfccConfig::preset_25ms()] {
+        // A mutated header may state any rate; the extractor must still not panic.
+        let features = match MfccExtractor::new(&config, audio.sample_rate) {
+            Ok(mut extractor) => extractor.compute(&audio.samples),
+            Err(_) => continue,
+        };
+        if let Ok(f) = features {
+            prop_assert_eq!(f.data.len(), f.n_frames * f.n_coeffs);
+            prop_assert_eq!(f.n_coeffs, config.n_mfcc());
+            prop_assert!(f.data.iter().all(|v| v.is_finite()), "non-finite features");
+        }
     }
     Ok(())
 }

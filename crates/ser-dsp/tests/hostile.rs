@@ -31,6 +31,7 @@ enum ErrorKind {
     TruncatedData,
     NoSamples,
     NonFiniteSample,
+    SampleOutOfRange,
     TooShort,
 }
 
@@ -41,6 +42,7 @@ fn kind(err: &DspError) -> Option<ErrorKind> {
         DspError::TruncatedData { .. } => ErrorKind::TruncatedData,
         DspError::NoSamples { .. } => ErrorKind::NoSamples,
         DspError::NonFiniteSample { .. } => ErrorKind::NonFiniteSample,
+        DspError::SampleOutOfRange { .. } => ErrorKind::SampleOutOfRange,
         DspError::TooShort { .. } => ErrorKind::TooShort,
         _ => return None,
     })
@@ -266,6 +268,15 @@ fn corpus() -> Vec<Case> {
         "float32_inf",
         float32(rate, &with_inf),
         Expect::Error(NonFiniteSample),
+    );
+
+    // Found by `cargo xtask fuzz`: finite float samples too large for the power spectrum.
+    let mut with_huge = x.clone();
+    with_huge[100] = 1e30;
+    add(
+        "float32_huge",
+        float32(rate, &with_huge),
+        Expect::Error(SampleOutOfRange),
     );
 
     // Channels.

@@ -4,6 +4,7 @@
 //! 10 KB ASCII subset of DejaVu Sans (`fixtures/fonts/`, made by `make_subset.sh` there).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
 use plotters::coord::Shift;
@@ -11,11 +12,13 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{ExperimentError, Result};
+use crate::features::write_atomic;
 use crate::report::CellReport;
 
 static FONT: &[u8] = include_bytes!("../../../fixtures/fonts/DejaVuSans-subset.ttf");
 static REGISTER: Once = Once::new();
 const FAMILY: &str = "sans-serif";
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 const OURS: RGBColor = RGBColor(31, 119, 180);
 const PAPER: RGBColor = RGBColor(255, 127, 14);
@@ -27,7 +30,8 @@ fn register_font() {
     });
 }
 
-/// Draws the chart for `cells` as `<stem>.png` and `<stem>.svg` under `out`; returns the paths.
+/// Draws the chart for `cells` as `<stem>.png` and `<stem>.svg` under `out` (each written to a
+/// temporary file `.<name>.tmp-…` and renamed); returns the paths.
 pub fn plot_table1(
     cells: &[CellReport],
     out: &Path,
@@ -43,16 +47,31 @@ pub fn plot_table1(
         path: path.to_path_buf(),
         reason: e,
     };
-    {
-        let root = BitMapBackend::new(&png, (width, height)).into_drawing_area();
+    // Both files are drawn beside their final name and renamed onto it, so a killed run never leaves
+    // a half-written plot under `table1.png` / `table1.svg`.
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io("creating folder", out, e))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    // The `.png` suffix tells plotters' encoder the format.
+    let png_temp = out.join(format!(".{stem}.png.tmp-{}-{n}.png", std::process::id()));
+    let drawn = (|| {
+        let root = BitMapBackend::new(&png_temp, (width, height)).into_drawing_area();
         draw(&root, cells, title).map_err(|e| plot_err(&png, e.to_string()))?;
-        root.present().map_err(|e| plot_err(&png, e.to_string()))?;
+        root.present().map_err(|e| plot_err(&png, e.to_string()))
+    })()
+    .and_then(|()| {
+        std::fs::rename(&png_temp, &png).map_err(|e| ExperimentError::io("renaming onto", &png, e))
+    });
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&png_temp);
+        return Err(e);
     }
+    let mut svg_text = String::new();
     {
-        let root = SVGBackend::new(&svg, (width, height)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg_text, (width, height)).into_drawing_area();
         draw(&root, cells, title).map_err(|e| plot_err(&svg, e.to_string()))?;
         root.present().map_err(|e| plot_err(&svg, e.to_string()))?;
     }
+    write_atomic(&svg, svg_text.as_bytes())?;
     Ok(vec![png, svg])
 }
 
