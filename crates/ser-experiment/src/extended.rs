@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::ExperimentConfig;
 use crate::error::{ExperimentError, Result};
-use crate::features::write_atomic;
+use crate::features::write_all_atomic;
 use crate::report::{fmt_duration, CellReport};
 use crate::table1::{run, RunOptions};
 
@@ -292,17 +292,11 @@ impl ExtendedReport {
                 .map_or(String::new(), |p| format!(" (patience {p})")),
             self.markdown_table()
         );
-        let files = [
+        write_all_atomic(vec![
             (out.join("extended.md"), md.into_bytes()),
             (out.join("extended.csv"), self.csv().into_bytes()),
             (json_path, json),
-        ];
-        let mut written = Vec::new();
-        for (path, bytes) in files {
-            write_atomic(&path, &bytes)?;
-            written.push(path);
-        }
-        Ok(written)
+        ])
     }
 }
 

@@ -168,6 +168,19 @@ pub fn write_entry(path: &Path, features: &Features) -> Result<()> {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Writes every `(path, bytes)` with [`write_atomic`], in order; returns the paths.
+///
+/// # Errors
+/// The first failing write (the files before it are complete).
+pub fn write_all_atomic(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// Writes `bytes` to `path` via a uniquely named temporary file `.<name>.tmp-<pid>-<n>` in the same
 /// folder and a rename, so readers see the old file or the whole new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -14,7 +14,7 @@ use crate::cells::Cell;
 use crate::config::ExperimentConfig;
 use crate::dataset::Emotion;
 use crate::error::{ExperimentError, Result};
-use crate::features::write_atomic;
+use crate::features::write_all_atomic;
 use crate::folds::FoldPlan;
 use crate::metrics::{mean, sample_std, ConfusionMatrix};
 use crate::scheduler::Calibration;
@@ -336,17 +336,11 @@ impl Table1Report {
             path: json_path.clone(),
             source,
         })?;
-        let files = [
+        write_all_atomic(vec![
             (out.join("table1.md"), self.markdown().into_bytes()),
             (out.join("table1.csv"), self.csv().into_bytes()),
             (json_path, json),
-        ];
-        let mut written = Vec::new();
-        for (path, bytes) in files {
-            write_atomic(&path, &bytes)?;
-            written.push(path);
-        }
-        Ok(written)
+        ])
     }
 }
 

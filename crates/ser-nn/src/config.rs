@@ -97,16 +97,12 @@ impl ClassifierConfig {
 
     /// Directions `D`: 2 when bidirectional, else 1.
     pub fn num_directions(&self) -> usize {
-        if self.bidirectional {
-            2
-        } else {
-            1
-        }
+        self.lstm_config().num_directions()
     }
 
     /// Width of the LSTM's per-frame output: `D·H`.
     pub fn output_size(&self) -> usize {
-        self.num_directions() * self.hidden_size
+        self.lstm_config().output_size()
     }
 
     /// Width `F` of the clip vector: `L·D·H` (Concat), else `D·H` (Last: both directions' final
