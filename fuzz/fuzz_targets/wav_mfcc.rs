@@ -3,7 +3,7 @@
 //! Any input may be rejected with a `DspError`; what must never happen is a panic, an abort, a hang
 //! or an out-of-memory, or `Ok` features that are not finite or not `[n_frames, n_coeffs]`.
 //! `crates/ser-dsp/tests/arbitrary_bytes.rs` runs the same check under proptest in CI, and
-//! `crates/ser-dsp/tests/fuzz_regressions.rs` replays the inputs saved in `fixtures/hostile/fuzz/`.
+//! `crates/ser-dsp/tests/fuzz_regressions.rs` rebuilds and replays every input it found.
 //!
 //! Plans (`MfccPlan::new`, what `MfccExtractor::new` builds) are kept per (preset, sample rate), so the
 //! fuzzer spends its time on decoding and feature computation; a rate not seen before is still planned,

@@ -1,24 +1,55 @@
-//! Replays the inputs that made the cargo-fuzz target (`fuzz/fuzz_targets/wav_mfcc.rs`, run by
-//! `cargo xtask fuzz`) fail, saved in `fixtures/hostile/fuzz/*.bin`: each must now give finite features
-//! or a typed error naming the file, through both the bytes and the file entry points, with the paper
-//! and the 25ms presets. Specific findings are also checked for their exact error.
+//! Replays, in `cargo test`, the inputs that made the cargo-fuzz target (`fuzz/fuzz_targets/wav_mfcc.rs`,
+//! run by `cargo xtask fuzz`) fail. No binary input is committed: each finding is rebuilt here, byte
+//! structure for byte structure, by a generator. Every finding must now give finite features or a typed
+//! error naming the file, through the bytes and the file entry points, with the paper and the 25ms
+//! presets; specific findings are also checked for their exact error.
+//!
+//! | finding | found | failure | fix |
+//! |---|---|---|---|
+//! | `float32_huge_sample` | first 30 s run | the 440 Hz float32 seed (8 kHz, 400 samples) mutated so that 67 samples are finite but huge (the first, sample 176, is −1.8e24; up to 1.5e38): the power spectrum overflowed f32 and the features were `inf` | `DspError::SampleOutOfRange` for a sample above 2^24 in magnitude, in `decode_wav` and in `MfccExtractor::compute` |
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ser_dsp::{decode_wav, extract_file, DspError, MfccConfig, MfccExtractor, MAX_ABS_SAMPLE};
 
-fn regressions_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hostile/fuzz")
+/// A mono IEEE-float WAV at `rate` holding `samples`.
+fn float32_wav(rate: u32, samples: &[f32]) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    for field in [16u32, 3 | (1 << 16), rate, rate * 4, 4 | (32 << 16)] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data);
+    out
 }
 
-fn regression_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(regressions_dir())
-        .expect("fixtures/hostile/fuzz exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+/// The `float32_huge_sample` finding: the fuzzer's 440 Hz float32 seed with huge finite samples written
+/// where the fuzzer put its largest ones (the first at 176).
+fn float32_huge_sample() -> Vec<u8> {
+    let rate = 8_000;
+    let mut x: Vec<f32> = (0..400)
+        .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate as f32).sin())
         .collect();
-    files.sort();
-    files
+    for (i, v) in [
+        (176, -1.800_505_4e24),
+        (271, 1.296_087e18),
+        (272, -1.120_075_6e38),
+        (277, -1.469_737_8e38),
+        (286, -4.175_109e37),
+        (295, -9.018_734e36),
+    ] {
+        x[i] = v;
+    }
+    float32_wav(rate, &x)
+}
+
+/// Every finding, by name.
+fn findings() -> Vec<(&'static str, Vec<u8>)> {
+    vec![("float32_huge_sample", float32_huge_sample())]
 }
 
 /// The fuzz target's check, for one input; `Err` describes a violation.
@@ -50,20 +81,16 @@ fn check(bytes: &[u8], name: &Path) -> Result<(), String> {
 }
 
 #[test]
-fn every_saved_fuzz_failure_now_gives_finite_features_or_a_typed_error() {
-    let files = regression_files();
-    assert!(
-        !files.is_empty(),
-        "no *.bin in {}",
-        regressions_dir().display()
-    );
-    let failures: Vec<String> = files
-        .iter()
-        .filter_map(|path| {
-            let bytes = std::fs::read(path).expect("read regression");
-            check(&bytes, path)
+fn every_fuzz_finding_now_gives_finite_features_or_a_typed_error() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let failures: Vec<String> = findings()
+        .into_iter()
+        .filter_map(|(name, bytes)| {
+            let path = dir.path().join(format!("{name}.wav"));
+            std::fs::write(&path, &bytes).expect("write finding");
+            check(&bytes, &path)
                 .err()
-                .map(|why| format!("{}: {why}", path.display()))
+                .map(|why| format!("{name}: {why}"))
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -71,8 +98,10 @@ fn every_saved_fuzz_failure_now_gives_finite_features_or_a_typed_error() {
 
 #[test]
 fn a_float_file_with_huge_finite_samples_is_rejected_naming_the_sample() {
-    let path = regressions_dir().join("float32_huge_sample-bfcfd807.bin");
-    let bytes = std::fs::read(&path).expect("read regression");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("float32_huge_sample.wav");
+    let bytes = float32_huge_sample();
+    std::fs::write(&path, &bytes).expect("write finding");
     match decode_wav(&bytes, &path) {
         Err(DspError::SampleOutOfRange {
             path: p,

@@ -3,12 +3,11 @@
 //!
 //! Steps: check for `cargo +nightly` (stop with the rustup command if missing) and for cargo-fuzz
 //! (installed with `cargo install cargo-fuzz` if missing, saying so); seed `fuzz/corpus/<target>/` with
-//! every file under `fixtures/hostile/` except scripts and docs (this includes the saved fuzz
-//! regressions in `fixtures/hostile/fuzz/`) and a few generated WAV files (valid and broken, in every
-//! encoding the decoder knows); run `cargo +nightly fuzz run <target> <corpus> --debug-assertions --
+//! a few generated WAV files (valid and broken, in every encoding the decoder knows); run `cargo +nightly fuzz run <target> <corpus> --debug-assertions --
 //! -max_total_time=N`; then print executions, coverage and the crashes found. libFuzzer stops at the
-//! first crash and saves the input under `fuzz/artifacts/<target>/`; copy it to `fixtures/hostile/fuzz/`
-//! with the fix, where `crates/ser-dsp/tests/fuzz_regressions.rs` replays it in `cargo test`.
+//! first crash and saves the input under `fuzz/artifacts/<target>/`; with the fix, add a generator that
+//! rebuilds it to `crates/ser-dsp/tests/fuzz_regressions.rs`, which replays it in `cargo test` (no binary
+//! inputs are committed).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -184,39 +183,13 @@ fn generated_seeds() -> Vec<(String, Vec<u8>)> {
     seeds
 }
 
-/// Files under `dir` (recursively), scripts and docs left out.
-fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            fixture_files(&path, out)?;
-        } else if !matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("py" | "md" | "sh")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// Writes the seeds into `corpus` (kept between runs, so later runs start from what earlier ones found).
-fn seed_corpus(root: &Path, corpus: &Path) -> anyhow::Result<usize> {
+fn seed_corpus(corpus: &Path) -> anyhow::Result<usize> {
     std::fs::create_dir_all(corpus).with_context(|| format!("creating {}", corpus.display()))?;
     let mut n = 0;
     for (name, bytes) in generated_seeds() {
         let path = corpus.join(format!("seed-{name}.wav"));
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-        n += 1;
-    }
-    let hostile = root.join("fixtures/hostile");
-    let mut files = Vec::new();
-    fixture_files(&hostile, &mut files)?;
-    for file in files {
-        let rel = file.strip_prefix(&hostile).unwrap_or(&file);
-        let name = format!("fixture-{}", rel.to_string_lossy().replace('/', "-"));
-        std::fs::copy(&file, corpus.join(name))
-            .with_context(|| format!("copying {}", file.display()))?;
         n += 1;
     }
     Ok(n)
@@ -291,7 +264,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     check_tools()?;
     let corpus = fuzz_dir.join("corpus").join(&args.target);
-    let seeded = seed_corpus(&root, &corpus)?;
+    let seeded = seed_corpus(&corpus)?;
     let artifact_dir = fuzz_dir.join("artifacts").join(&args.target);
     let before = artifacts(&artifact_dir);
     println!(
@@ -347,7 +320,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !new.is_empty() {
         bail!(
             "the fuzzer found {} failing input(s); reproduce with `cargo +nightly fuzz run {} <file>`, \
-             fix, and save the input under fixtures/hostile/fuzz/",
+             fix, and add a generator rebuilding it to crates/ser-dsp/tests/fuzz_regressions.rs",
             new.len(),
             args.target
         );
