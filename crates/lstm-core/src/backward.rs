@@ -20,7 +20,7 @@ use crate::chunk::{fit, ChunkPlan, ChunkWorkspace};
 use crate::forward::PassContext;
 use crate::gemm::gemm;
 use crate::real::Real;
-use crate::reverse::{add_gathered, gather_rows, split_directions};
+use crate::reverse::{add_gathered, direction_rows, split_directions};
 
 /// Upstream gradients in the batch's global layouts.
 pub(crate) struct Upstream<'a, T> {
@@ -207,17 +207,7 @@ fn backward_unit<T: Real>(
     );
     // dW_ih [4H×in] = dGᵀ · X_k (X_k gathered into reversed rows for the reverse direction).
     let mut xrev = std::mem::take(&mut ws.xrev);
-    let x_k: &[T] = if d == 0 {
-        ctx.layer_input(ws, k)
-    } else {
-        gather_rows(
-            &plan.rev_rows,
-            ctx.layer_input(ws, k),
-            in_k,
-            &mut xrev[..n * in_k],
-        );
-        &xrev
-    };
+    let x_k = direction_rows(d, ctx.layer_input(ws, k), &plan.rev_rows, in_k, &mut xrev);
     gemm(
         4 * h,
         n,

@@ -20,7 +20,7 @@ use crate::kernels::GateKernel;
 use crate::layout::ParamLayout;
 use crate::packed::PackedBatch;
 use crate::real::Real;
-use crate::reverse::{concat_directions, gather_rows};
+use crate::reverse::{concat_directions, direction_rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -152,17 +152,7 @@ fn forward_unit<T: Real>(
     }
     let mut gates = std::mem::take(&mut ws.gates[u]);
     let mut xrev = std::mem::take(&mut ws.xrev);
-    let x: &[T] = if d == 0 {
-        ctx.layer_input(ws, k)
-    } else {
-        gather_rows(
-            &plan.rev_rows,
-            ctx.layer_input(ws, k),
-            in_k,
-            &mut xrev[..n * in_k],
-        );
-        &xrev
-    };
+    let x = direction_rows(d, ctx.layer_input(ws, k), &plan.rev_rows, in_k, &mut xrev);
     // G = X · W_ihᵀ; W_ihᵀ [in×4H] is W_ih [4H×in] read with strides (1, in).
     gemm(
         n,

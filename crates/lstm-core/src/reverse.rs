@@ -12,6 +12,28 @@
 //! rows. The layer output `[n, 2H]` in natural rows is `[h_fwd[i] ‖ h_rev[rev[i]]]`. Backward splits the
 //! output gradient the same way and scatters the reverse direction's input gradient back through `rev`.
 
+/// The rows a direction reads: `rows` itself for the forward direction (`direction == 0`), else
+/// `rows` gathered through `rev` into the first `rev.len()·width` values of `scratch`, which are
+/// returned (`scratch` is not touched, and may be empty, for the forward direction).
+///
+/// # Panics
+/// For the reverse direction, if `scratch` or `rows` is too short.
+pub fn direction_rows<'a, T: Copy>(
+    direction: usize,
+    rows: &'a [T],
+    rev: &[usize],
+    width: usize,
+    scratch: &'a mut [T],
+) -> &'a [T] {
+    if direction == 0 {
+        rows
+    } else {
+        let out = &mut scratch[..rev.len() * width];
+        gather_rows(rev, rows, width, out);
+        out
+    }
+}
+
 /// `dst[i, :] = src[map[i], :]` for rows of `width` values; `dst: [map.len(), width]`.
 ///
 /// # Panics
