@@ -121,6 +121,44 @@ pub struct MelFilterbank {
     /// Offsets of each run in `weights`, `[n_mels + 1]`.
     offsets: Vec<usize>,
     weights: Vec<f32>,
+    /// The same runs widened with zero weights to whole groups of eight bins (see [`LaneRuns`]).
+    lane_runs: LaneRuns,
+}
+
+/// Filter runs padded with zero weights to a multiple of eight bins, so that [`dot_lanes`] has no
+/// scalar tail: the padding goes after the run, or before it when the run ends within eight bins of
+/// the top. `0 · p = 0` for the finite, non-negative power, so only the summation order changes.
+#[derive(Clone, Debug)]
+struct LaneRuns {
+    starts: Vec<usize>,
+    offsets: Vec<usize>,
+    weights: Vec<f32>,
+}
+
+impl LaneRuns {
+    fn new(n_bins: usize, starts: &[usize], offsets: &[usize], weights: &[f32]) -> Self {
+        let mut padded = Self {
+            starts: Vec::with_capacity(starts.len()),
+            offsets: vec![0],
+            weights: Vec::with_capacity(weights.len() + 8 * starts.len()),
+        };
+        for (m, &start) in starts.iter().enumerate() {
+            let run = &weights[offsets[m]..offsets[m + 1]];
+            // Widest whole-group length that fits in the spectrum; a run that cannot be widened
+            // that far keeps a short scalar tail in `dot_lanes`.
+            let len = (run.len().div_ceil(8) * 8).min(n_bins).max(run.len());
+            let padded_start = start.min(n_bins - len);
+            let before = start - padded_start;
+            padded.starts.push(padded_start);
+            padded.weights.extend(std::iter::repeat_n(0.0, before));
+            padded.weights.extend_from_slice(run);
+            padded
+                .weights
+                .extend(std::iter::repeat_n(0.0, len - before - run.len()));
+            padded.offsets.push(padded.weights.len());
+        }
+        padded
+    }
 }
 
 impl MelFilterbank {
@@ -170,11 +208,13 @@ impl MelFilterbank {
             weights.extend_from_slice(&row[first..last]);
             offsets.push(weights.len());
         }
+        let lane_runs = LaneRuns::new(n_bins, &starts, &offsets, &weights);
         Self {
             n_bins,
             starts,
             offsets,
             weights,
+            lane_runs,
         }
     }
 
@@ -213,10 +253,11 @@ impl MelFilterbank {
     pub fn apply(&self, power: &[f32], out: &mut [f32]) {
         assert_eq!(power.len(), self.n_bins, "power spectrum length");
         assert_eq!(out.len(), self.n_mels(), "mel output length");
+        let runs = &self.lane_runs;
         for (m, o) in out.iter_mut().enumerate() {
-            let (start, w) = self.filter(m);
-            let p = &power[start..start + w.len()];
-            *o = dot_lanes(w, p);
+            let start = runs.starts[m];
+            let w = &runs.weights[runs.offsets[m]..runs.offsets[m + 1]];
+            *o = dot_lanes(w, &power[start..start + w.len()]);
         }
     }
 }
@@ -233,4 +274,51 @@ pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     }
     let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lane-padded runs give the dense product `W · power` for banks whose top filters end
+    /// within eight bins of the last bin, tiny FFTs and ones with more filters than bins.
+    #[test]
+    fn apply_matches_the_dense_product() {
+        for (n_fft, n_mels, scale) in [
+            (2048, 40, MelScale::Slaney),
+            (4096, 128, MelScale::Slaney),
+            (512, 26, MelScale::Htk),
+            (16, 4, MelScale::Slaney),
+            (32, 40, MelScale::Htk),
+        ] {
+            let bank = MelFilterbank::new(&MelParams {
+                sample_rate: 16_000,
+                n_fft,
+                n_mels,
+                fmin: 0.0,
+                fmax: 8_000.0,
+                scale,
+                norm: MelNorm::Slaney,
+            });
+            let n_bins = bank.n_bins();
+            let power: Vec<f32> = (0..n_bins)
+                .map(|k| ((k * 7919) % 97) as f32 + 0.5)
+                .collect();
+            let mut out = vec![f32::NAN; n_mels];
+            bank.apply(&power, &mut out);
+            let dense = bank.dense();
+            for (m, &o) in out.iter().enumerate() {
+                let row = &dense[m * n_bins..(m + 1) * n_bins];
+                let reference: f64 = row
+                    .iter()
+                    .zip(&power)
+                    .map(|(&w, &p)| f64::from(w) * f64::from(p))
+                    .sum();
+                assert!(
+                    (f64::from(o) - reference).abs() <= 1e-5 * reference.abs().max(1e-3),
+                    "n_fft {n_fft} mel {m}: {o} vs {reference}"
+                );
+            }
+        }
+    }
 }

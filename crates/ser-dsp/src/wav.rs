@@ -108,6 +108,9 @@ pub fn decode_wav(bytes: &[u8], name: &Path) -> Result<Audio, DspError> {
 /// The first sample that is not finite ([`DspError::NonFiniteSample`]) or larger in magnitude than
 /// [`MAX_ABS_SAMPLE`] ([`DspError::SampleOutOfRange`]), as an error naming `name`.
 pub(crate) fn check_samples(samples: &[f32], name: &Path) -> Result<(), DspError> {
+    if !any_out_of_range(samples) {
+        return Ok(());
+    }
     let Some(index) = samples
         .iter()
         .position(|x| !x.is_finite() || x.abs() > MAX_ABS_SAMPLE)
@@ -129,6 +132,31 @@ pub(crate) fn check_samples(samples: &[f32], name: &Path) -> Result<(), DspError
             value,
         }
     })
+}
+
+/// Whether some sample is NaN, ±∞ or larger in magnitude than [`MAX_ABS_SAMPLE`]:
+/// `max_i (bits(x_i) & 0x7fff_ffff) > bits(MAX_ABS_SAMPLE)`.
+///
+/// IEEE-754 magnitudes order like their bit patterns read as unsigned integers, and ∞ and every NaN
+/// sort above all finite values, so one branch-free integer maximum (eight lanes, vectorised by the
+/// compiler) decides; the caller then scans for the first offending index only when there is one.
+fn any_out_of_range(samples: &[f32]) -> bool {
+    const MAGNITUDE: u32 = 0x7fff_ffff;
+    let mut lanes = [0u32; 8];
+    let chunks = samples.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, x) in lanes.iter_mut().zip(chunk) {
+            *lane = (*lane).max(x.to_bits() & MAGNITUDE);
+        }
+    }
+    let largest = tail
+        .iter()
+        .map(|x| x.to_bits() & MAGNITUDE)
+        .chain(lanes)
+        .max()
+        .unwrap_or(0);
+    largest > MAX_ABS_SAMPLE.to_bits()
 }
 
 /// The sample encodings this crate decodes.
@@ -311,5 +339,59 @@ fn format_tag_name(tag: u16) -> String {
         0x0055 => "MPEG layer 3".into(),
         0xFFFE => "WAVE_FORMAT_EXTENSIBLE (unknown sub-format)".into(),
         other => format!("format 0x{other:04X}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The scalar definition that [`any_out_of_range`] must agree with.
+    fn reference(samples: &[f32]) -> bool {
+        samples
+            .iter()
+            .any(|x| !x.is_finite() || x.abs() > MAX_ABS_SAMPLE)
+    }
+
+    #[test]
+    fn bit_maximum_flags_exactly_the_bad_values() {
+        let edge = [
+            0.0,
+            -0.0,
+            MAX_ABS_SAMPLE,
+            -MAX_ABS_SAMPLE,
+            f32::from_bits(MAX_ABS_SAMPLE.to_bits() + 1),
+            -f32::from_bits(MAX_ABS_SAMPLE.to_bits() + 1),
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+        ];
+        for &value in &edge {
+            // At every position of a block longer than one lane group, including the tail.
+            for position in 0..19 {
+                let mut samples = vec![0.25f32; 19];
+                samples[position] = value;
+                assert_eq!(
+                    any_out_of_range(&samples),
+                    reference(&samples),
+                    "value {value:e} at {position}"
+                );
+            }
+        }
+        assert!(!any_out_of_range(&[]));
+    }
+
+    proptest! {
+        #[test]
+        fn bit_maximum_matches_the_scalar_predicate(
+            bits in proptest::collection::vec(any::<u32>(), 0..70),
+        ) {
+            let samples: Vec<f32> = bits.into_iter().map(f32::from_bits).collect();
+            prop_assert_eq!(any_out_of_range(&samples), reference(&samples));
+        }
     }
 }
