@@ -150,11 +150,10 @@ impl LaneRuns {
             let padded_start = start.min(n_bins - len);
             let before = start - padded_start;
             padded.starts.push(padded_start);
-            padded.weights.extend(std::iter::repeat_n(0.0, before));
+            let first = padded.weights.len();
+            padded.weights.resize(first + before, 0.0);
             padded.weights.extend_from_slice(run);
-            padded
-                .weights
-                .extend(std::iter::repeat_n(0.0, len - before - run.len()));
+            padded.weights.resize(first + len, 0.0);
             padded.offsets.push(padded.weights.len());
         }
         padded
