@@ -72,6 +72,43 @@ fn explicit_parameters_override_the_preset() {
 }
 
 #[test]
+fn sample_rate_resamples_every_file_before_framing() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1 s at 48 kHz resampled to 16 kHz: 16000 samples, paper preset -> 1 + 16000 / 2048 = 8 frames
+    // (24 at the native rate).
+    write_wav(&dir.path().join("tone.wav"), 440.0, 1.0, 48_000, 3);
+    ser(
+        dir.path(),
+        &[
+            "features",
+            "tone.wav",
+            "-o",
+            "out",
+            "--sample-rate",
+            "16000",
+        ],
+    )
+    .ok();
+    let ((frames, coeffs), values) =
+        read_npy(&std::fs::read(dir.path().join("out/tone.npy")).unwrap());
+    assert_eq!((frames, coeffs), (1 + 16_000 / 2048, 34));
+    assert!(values.iter().all(|v| v.is_finite()));
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/features.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(settings["features"]["mfcc"]["target_sample_rate"], 16000);
+    assert!(settings["features"]["preset"].is_null(), "{settings}");
+
+    let run = ser(
+        dir.path(),
+        &["features", "tone.wav", "-o", "zero", "--sample-rate", "0"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!dir.path().join("zero").exists());
+}
+
+#[test]
 fn csv_has_frame_and_coefficient_columns_and_folders_are_mirrored() {
     let dir = tempfile::tempdir().unwrap();
     write_wav(&dir.path().join("in/a/one.wav"), 200.0, 0.5, 16_000, 3);

@@ -12,7 +12,8 @@ use rayon::prelude::*;
 
 use crate::config::MfccConfig;
 use crate::error::DspError;
-use crate::mfcc::{check_rate, Features, MfccExtractor, MfccPlan};
+use crate::mfcc::{Features, MfccExtractor, MfccPlan};
+use crate::resample::to_target_rate;
 use crate::wav::read_wav;
 
 /// Plans shared between workers, one per sample rate met so far.
@@ -44,8 +45,7 @@ pub fn extract_files(paths: &[PathBuf], config: &MfccConfig) -> Vec<Result<Featu
     paths
         .par_iter()
         .map_init(HashMap::<u32, MfccExtractor>::new, |extractors, path| {
-            let audio = read_wav(path)?;
-            check_rate(path, audio.sample_rate, config)?;
+            let audio = to_target_rate(read_wav(path)?, config.target_sample_rate, path)?;
             let extractor = match extractors.entry(audio.sample_rate) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {

@@ -72,8 +72,9 @@ pub struct MfccConfig {
     pub top_db: Option<f32>,
     /// Cepstral lifter `L` (0 = none).
     pub lifter: f32,
-    /// Resample to this rate first. Not supported by this build: a file at another rate gives
-    /// [`DspError::ResamplingUnsupported`]; `None` (the presets) keeps the native rate.
+    /// Resample to this rate (Hz) before framing, when a file's rate differs ([`crate::resample`]);
+    /// `None` (the presets) keeps each file's native rate. Lengths in seconds and `fmax = None`
+    /// then resolve at this rate.
     pub target_sample_rate: Option<u32>,
     /// MFCC time derivatives appended to each frame: 0 = none, 1 = Δ, 2 = Δ and ΔΔ
     /// (`librosa.feature.delta(width=9, order=1|2)`, see [`crate::deltas`]).
@@ -187,6 +188,13 @@ impl MfccConfig {
         };
         if sample_rate == 0 {
             return Err(invalid("sample_rate", "0".into(), "must be positive"));
+        }
+        if self.target_sample_rate == Some(0) {
+            return Err(invalid(
+                "target_sample_rate",
+                "0".into(),
+                "must be positive",
+            ));
         }
         if self.n_fft < 2 {
             return Err(invalid(

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::resample::ResampleFailure;
+
 /// Everything that can go wrong while reading a WAV file or computing its features.
 #[derive(thiserror::Error, Debug)]
 pub enum DspError {
@@ -114,16 +116,18 @@ pub enum DspError {
         needed: usize,
     },
 
-    /// The file's sample rate differs from `MfccConfig::target_sample_rate`, and this build has
-    /// no resampler.
-    #[error("{path}: sample rate {from} Hz differs from the requested {to} Hz, and resampling is not supported")]
-    ResamplingUnsupported {
-        /// File being read.
+    /// Resampling to `MfccConfig::target_sample_rate` was refused or failed (see
+    /// [`crate::resample`]: a rate of 0, rates too far apart, or an error of the resampler).
+    #[error("{path}: cannot resample {from} Hz to {to} Hz: {reason}")]
+    Resampling {
+        /// File being read (`"<memory>"` when resampling a slice).
         path: PathBuf,
-        /// The file's rate.
+        /// The signal's rate.
         from: u32,
         /// The rate asked for.
         to: u32,
+        /// What went wrong.
+        reason: ResampleFailure,
     },
 
     /// `MfccConfig::from_preset` got a name it does not know.
@@ -161,7 +165,7 @@ impl DspError {
             | DspError::SampleOutOfRange { path, .. }
             | DspError::Io { path, .. }
             | DspError::TooShort { path, .. }
-            | DspError::ResamplingUnsupported { path, .. } => Some(path),
+            | DspError::Resampling { path, .. } => Some(path),
             DspError::UnknownPreset { .. } | DspError::InvalidConfig { .. } => None,
         }
     }
@@ -171,7 +175,8 @@ impl DspError {
     pub(crate) fn with_path(mut self, file: &std::path::Path) -> Self {
         if let DspError::TooShort { path, .. }
         | DspError::NonFiniteSample { path, .. }
-        | DspError::SampleOutOfRange { path, .. } = &mut self
+        | DspError::SampleOutOfRange { path, .. }
+        | DspError::Resampling { path, .. } = &mut self
         {
             *path = file.to_path_buf();
         }

@@ -28,6 +28,7 @@ use crate::dct::Dct2;
 use crate::deltas::{delta_into, DELTA_WIDTH};
 use crate::error::DspError;
 use crate::mel::{MelFilterbank, MelParams};
+use crate::resample::to_target_rate;
 use crate::stft::{Framing, PowerStft, StftScratch};
 use crate::wav::read_wav;
 
@@ -274,27 +275,14 @@ impl MfccExtractor {
     }
 }
 
-/// Reads `path` and computes its features (`[n_frames, config.n_features()]`) with `config` at
-/// the file's own rate.
+/// Reads `path` and computes its features (`[n_frames, config.n_features()]`) with `config`, at
+/// `config.target_sample_rate` if set (resampling the file when its rate differs, see
+/// [`crate::resample`]), else at the file's own rate.
 ///
-/// Errors name the file: decoding errors, [`DspError::ResamplingUnsupported`] if
-/// `config.target_sample_rate` differs from the file's rate, [`DspError::TooShort`].
+/// Errors name the file: decoding errors, [`DspError::Resampling`], [`DspError::TooShort`].
 pub fn extract_file(path: &Path, config: &MfccConfig) -> Result<Features, DspError> {
-    let audio = read_wav(path)?;
-    check_rate(path, audio.sample_rate, config)?;
+    let audio = to_target_rate(read_wav(path)?, config.target_sample_rate, path)?;
     MfccExtractor::new(config, audio.sample_rate)?
         .compute(&audio.samples)
         .map_err(|e| e.with_path(path))
-}
-
-/// Rejects a file whose rate differs from the requested target (no resampler in this build).
-pub(crate) fn check_rate(path: &Path, rate: u32, config: &MfccConfig) -> Result<(), DspError> {
-    match config.target_sample_rate {
-        Some(to) if to != rate => Err(DspError::ResamplingUnsupported {
-            path: path.to_path_buf(),
-            from: rate,
-            to,
-        }),
-        _ => Ok(()),
-    }
 }

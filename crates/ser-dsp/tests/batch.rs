@@ -63,33 +63,42 @@ fn folder_extraction_keeps_order_and_reports_bad_files() {
     }
 }
 
+/// A folder at mixed rates with `target_sample_rate`: every file is resampled to it (frame count of
+/// the resampled length), in parallel exactly as one by one; a file already at the target is
+/// untouched.
 #[test]
-fn resampling_request_is_a_clear_error() {
+fn mixed_rates_are_resampled_to_the_target() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("tone.wav");
-    write_tone(&p, 16000, 8000, 440.0);
+    let files = [
+        ("a.wav", 16000u32, 9000usize),
+        ("b.wav", 48000, 30000),
+        ("c.wav", 22050, 4000),
+    ];
+    for (name, sr, n) in files {
+        write_tone(&dir.path().join(name), sr, n, 440.0);
+    }
+    let paths = find_wavs(dir.path()).unwrap();
     let config = MfccConfig {
-        target_sample_rate: Some(48000),
-        ..MfccConfig::paper()
-    };
-    let err = extract_file(&p, &config).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DspError::ResamplingUnsupported {
-                from: 16000,
-                to: 48000,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("tone.wav"));
-    let same = MfccConfig {
         target_sample_rate: Some(16000),
         ..MfccConfig::paper()
     };
-    assert!(extract_file(&p, &same).is_ok());
+    let results = extract_files(&paths, &config);
+    for ((path, result), (_, sr, n)) in paths.iter().zip(&results).zip(files) {
+        let features = result.as_ref().unwrap();
+        let resampled = ser_dsp::resample::resampled_len(n, sr, 16000).unwrap();
+        assert_eq!(
+            features.n_frames,
+            1 + resampled / 2048,
+            "{}",
+            path.display()
+        );
+        assert_eq!(features, &extract_file(path, &config).unwrap());
+    }
+    assert_eq!(
+        results[0].as_ref().unwrap(),
+        &extract_file(&paths[0], &MfccConfig::paper()).unwrap(),
+        "a file at the target rate is not resampled"
+    );
 }
 
 #[test]

@@ -16,7 +16,8 @@ use crate::progress::Ui;
 /// Each input WAV gives one output file holding a [n_frames, n_coeffs] matrix (time-major, i.e.
 /// librosa's `mfcc` output transposed), float32. A folder is searched recursively for *.wav and its
 /// sub-folders are mirrored under OUT. OUT also receives `features.json`, the exact MFCC settings.
-/// Multi-channel files are averaged to mono; features are computed at the file's own sample rate.
+/// Multi-channel files are averaged to mono; features are computed at the file's own sample rate,
+/// or at --sample-rate (files at another rate are resampled first).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
@@ -24,6 +25,7 @@ Examples:
   ser features ravdess/ -o mfcc/ --preset 25ms        -> mfcc/Actor_01/03-01-01-01-01-01-01.npy, ...
   ser features a.wav b.wav -o out/ --format csv       -> out/a.csv, out/b.csv (frame,mfcc_0,..)
   ser features clip.wav -o mfcc/ --n-mfcc 13 --n-mels 40 --hop-length 512
+  ser features corpus/ -o mfcc16k/ --sample-rate 16000  (every file resampled to 16 kHz first)
 
 Presets:
   paper  librosa.feature.mfcc(n_mfcc=34, n_fft=4096, hop_length=2048), centred, 128 Slaney mels
@@ -68,6 +70,11 @@ pub struct Args {
     /// Highest mel band edge in Hz (default: half the sample rate).
     #[arg(long, value_name = "HZ")]
     fmax: Option<f32>,
+
+    /// Resample every file to this rate before framing (band-limited, time-aligned; a file
+    /// already at this rate is left as it is). Default: each file's own rate.
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..))]
+    sample_rate: Option<u32>,
 
     /// Output file format.
     #[arg(long, value_enum, default_value_t = Format::Npy)]
@@ -129,8 +136,12 @@ impl Args {
         if self.fmax.is_some() {
             config.fmax = self.fmax;
         }
+        if self.sample_rate.is_some() {
+            config.target_sample_rate = self.sample_rate;
+        }
         // Reject impossible combinations before touching any file (48 kHz is only a probe rate).
-        config.resolve(48_000).context("invalid MFCC parameters")?;
+        let probe = config.target_sample_rate.unwrap_or(48_000);
+        config.resolve(probe).context("invalid MFCC parameters")?;
         let preset = (config == base).then(|| self.preset.clone());
         Ok((config, preset))
     }

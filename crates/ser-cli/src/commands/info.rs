@@ -118,7 +118,7 @@ fn describe(model: &LoadedModel) -> String {
     line(
         "",
         format!(
-            "n_fft {}, window {:?} {}, hop {}, centred {}, {} mels ({:?} scale, {:?} norm), fmin {} Hz, fmax {}",
+            "n_fft {}, window {:?} {}, hop {}, centred {}, {} mels ({:?} scale, {:?} norm), fmin {} Hz, fmax {}{}",
             m.n_fft,
             m.window,
             span(m.win_length).unwrap_or_else(|| "of n_fft samples".into()),
@@ -129,6 +129,8 @@ fn describe(model: &LoadedModel) -> String {
             m.mel_norm,
             m.fmin,
             m.fmax.map_or("sr/2".to_string(), |f| format!("{f} Hz")),
+            m.target_sample_rate
+                .map_or(String::new(), |r| format!(", audio resampled to {r} Hz")),
         ),
     );
     line(

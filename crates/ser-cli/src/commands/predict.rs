@@ -251,9 +251,13 @@ fn predict_files(
     }
 }
 
-/// Seconds between frames for `file` (the hop resolved at the file's own sampling rate).
+/// Seconds between frames for `file` (the hop resolved at the rate the features are computed at:
+/// the model's `target_sample_rate`, else the file's own).
 fn hop_seconds(mfcc: &ser_dsp::MfccConfig, file: &Path) -> Result<f64> {
-    let rate = ser_dsp::read_wav(file)?.sample_rate;
+    let rate = match mfcc.target_sample_rate {
+        Some(rate) => rate,
+        None => ser_dsp::read_wav(file)?.sample_rate,
+    };
     let resolved = mfcc.resolve(rate)?;
     Ok(resolved.hop_length as f64 / f64::from(rate))
 }

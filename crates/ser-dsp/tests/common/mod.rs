@@ -36,8 +36,16 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn load(name: &str) -> Self {
-        let path = fixture_dir().join(name);
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Self::load_path(&fixture_dir().join(name))
+    }
+
+    /// `fixtures/<folder>/<name>` of the workspace.
+    pub fn load_from(folder: &str, name: &str) -> Self {
+        Self::load_path(&fixture_dir().join("..").join(folder).join(name))
+    }
+
+    fn load_path(path: &Path) -> Self {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Self { bytes }
     }
 
