@@ -60,14 +60,14 @@ fn reference(p: &Problem<f64>) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 
 fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], seed: u64) {
     let config = LstmConfig::new(input, hidden, layers);
-    let p64 = problem::<f64>(config.clone(), lengths, seed);
+    let p64 = problem::<f64>(config, lengths, seed);
     let p32 = convert::<f64, f32>(&p64, lengths);
     let (h_n, c_n, outputs) = reference(&p64);
     let inference = ForwardOptions {
         keep_outputs: true,
         train_seed: None,
     };
-    let o64 = Lstm::<f64>::new(config.clone()).forward(&p64.params, &p64.batch, inference);
+    let o64 = Lstm::<f64>::new(config).forward(&p64.params, &p64.batch, inference);
     assert_close("f64 h_n", &o64.h_n, &h_n, 1e-12, 1e-12);
     assert_close("f64 c_n", &o64.c_n, &c_n, 1e-12, 1e-12);
     assert_close(

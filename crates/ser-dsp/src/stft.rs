@@ -76,6 +76,7 @@ impl Framing {
 /// Reusable buffers for [`PowerStft::frame_power`]; make one per thread with
 /// [`PowerStft::make_scratch`].
 pub struct StftScratch {
+    /// `[N]` windowed frame (odd `N`; empty for even `N`, which windows straight into `spectrum`).
     frame: Vec<f32>,
     /// `[M]` packed input / spectrum (even `N`) or `[N/2 + 1]` spectrum (odd `N`).
     spectrum: Vec<Complex<f32>>,
@@ -185,15 +186,20 @@ impl PowerStft {
     /// Fresh scratch buffers for this plan.
     pub fn make_scratch(&self) -> StftScratch {
         let zero = Complex::new(0.0, 0.0);
-        let (spectrum, fft_scratch) = match &self.transform {
+        let (frame, spectrum, fft_scratch) = match &self.transform {
             Transform::Even { fft, .. } => (
+                Vec::new(),
                 vec![zero; fft.len()],
                 vec![zero; fft.get_inplace_scratch_len()],
             ),
-            Transform::Odd(fft) => (fft.make_output_vec(), fft.make_scratch_vec()),
+            Transform::Odd(fft) => (
+                vec![0.0; self.framing.n_fft],
+                fft.make_output_vec(),
+                fft.make_scratch_vec(),
+            ),
         };
         StftScratch {
-            frame: vec![0.0; self.framing.n_fft],
+            frame,
             spectrum,
             fft_scratch,
         }
@@ -215,7 +221,6 @@ impl PowerStft {
             self.n_bins(),
             "power buffer has the wrong length"
         );
-        self.window_frame(samples, t, scratch);
         let StftScratch {
             frame,
             spectrum,
@@ -223,11 +228,14 @@ impl PowerStft {
         } = scratch;
         match &self.transform {
             Transform::Even { fft, twiddles } => {
-                pack_pairs(self.kernel, frame, spectrum);
+                // The packed input z[n] = x[2n] + i·x[2n+1] is the windowed frame itself, read as
+                // complex pairs: window straight into the FFT buffer.
+                self.window_frame(samples, t, bytemuck::cast_slice_mut(spectrum));
                 fft.process_with_scratch(spectrum, fft_scratch);
                 unpack_even_power(self.kernel, spectrum, twiddles, power);
             }
             Transform::Odd(fft) => {
+                self.window_frame(samples, t, frame);
                 fft.process_with_scratch(frame, spectrum, fft_scratch)
                     .expect("buffers were sized by this plan");
                 for (p, z) in power.iter_mut().zip(spectrum.iter()) {
@@ -237,15 +245,10 @@ impl PowerStft {
         }
     }
 
-    /// Writes the windowed, zero-padded frame `t` into `scratch.frame`, `[n_fft]`.
-    fn window_frame(&self, samples: &[f32], t: usize, scratch: &mut StftScratch) {
+    /// Writes the windowed, zero-padded frame `t` into `frame: [n_fft]`.
+    fn window_frame(&self, samples: &[f32], t: usize, frame: &mut [f32]) {
         let n_fft = self.framing.n_fft;
-        assert_eq!(
-            scratch.frame.len(),
-            n_fft,
-            "scratch belongs to another plan"
-        );
-        let frame = &mut scratch.frame;
+        assert_eq!(frame.len(), n_fft, "scratch belongs to another plan");
         // The FFT uses its input as scratch: restore the zeros around the window every frame.
         frame[..self.support.start].fill(0.0);
         frame[self.support.end..].fill(0.0);
@@ -316,23 +319,6 @@ fn multiply(kernel: Kernel, x: &[f32], w: &[f32], dst: &mut [f32]) {
 fn multiply_body(x: &[f32], w: &[f32], dst: &mut [f32]) {
     for ((d, &a), &b) in dst.iter_mut().zip(x).zip(w) {
         *d = a * b;
-    }
-}
-
-/// `z[n] = frame[2n] + i·frame[2n+1]`; `frame: [2M]`, `z: [M]`.
-fn pack_pairs(kernel: Kernel, frame: &[f32], z: &mut [Complex<f32>]) {
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx")]
-    unsafe fn pack_avx(frame: &[f32], z: &mut [Complex<f32>]) {
-        pack_body(frame, z)
-    }
-    dispatch!(kernel, pack_avx, pack_body(frame, z))
-}
-
-#[inline(always)]
-fn pack_body(frame: &[f32], z: &mut [Complex<f32>]) {
-    for (c, pair) in z.iter_mut().zip(frame.chunks_exact(2)) {
-        *c = Complex::new(pair[0], pair[1]);
     }
 }
 

@@ -188,12 +188,7 @@ impl Encoding {
                 .iter()
                 .map(|&q| (f32::from(q) - 128.0) / 128.0)
                 .collect(),
-            Encoding::I16 => {
-                const SCALE: f32 = 1.0 / 32768.0;
-                data.chunks_exact(2)
-                    .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * SCALE)
-                    .collect()
-            }
+            Encoding::I16 => decode_i16(data),
             Encoding::I24 => {
                 const SCALE: f32 = 1.0 / 8_388_608.0;
                 data.chunks_exact(3)
@@ -213,6 +208,30 @@ impl Encoding {
                 .collect(),
         }
     }
+}
+
+/// 16-bit little-endian PCM to `x = q / 32768`, `data: [2n]` bytes to `[n]` samples.
+///
+/// Written over fixed blocks of eight samples into a preallocated buffer so that the compiler turns
+/// it into vector loads, sign extensions and conversions (an iterator `collect` over byte pairs stays
+/// scalar, and decoding RAVDESS, 256 M samples, is then a tenth of the whole MFCC time).
+fn decode_i16(data: &[u8]) -> Vec<f32> {
+    const SCALE: f32 = 1.0 / 32768.0;
+    const BLOCK: usize = 8;
+    let convert = |c: &[u8]| f32::from(i16::from_le_bytes([c[0], c[1]])) * SCALE;
+    let mut out = vec![0.0f32; data.len() / 2];
+    let mut blocks = out.chunks_exact_mut(BLOCK);
+    let mut byte_blocks = data.chunks_exact(2 * BLOCK);
+    for (dst, src) in blocks.by_ref().zip(byte_blocks.by_ref()) {
+        for (d, pair) in dst.iter_mut().zip(src.chunks_exact(2)) {
+            *d = convert(pair);
+        }
+    }
+    let tail = byte_blocks.remainder().chunks_exact(2);
+    for (d, pair) in blocks.into_remainder().iter_mut().zip(tail) {
+        *d = convert(pair);
+    }
+    out
 }
 
 /// Averages interleaved `[n_frames, channels]` samples to mono `[n_frames]`.
@@ -386,6 +405,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn i16_blocks_decode_like_the_definition(
+            bytes in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let even = &bytes[..bytes.len() / 2 * 2];
+            let reference: Vec<f32> = even
+                .chunks_exact(2)
+                .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0)
+                .collect();
+            prop_assert_eq!(decode_i16(even), reference);
+        }
+
         #[test]
         fn bit_maximum_matches_the_scalar_predicate(
             bits in proptest::collection::vec(any::<u32>(), 0..70),
