@@ -4,6 +4,7 @@
 //! ```text
 //! for each block of consecutive steps t0..t1 (see [`projection_block_rows`]):
 //!     G[t0..t1] = X_k[t0..t1] · W_ihᵀ               one GEMM over the block's rows   [rows, 4H]
+//!                                                   (W_ihᵀ packed once per pass, like W_hhᵀ)
 //!     for t = t0..t1:  G[t] += h_{t−1} · W_hhᵀ     one GEMM on the b_t active rows  [b_t, 4H]
 //!                      (i, f, g, o, c_t, h_t) = fused gate pass over G[t] + b_ih + b_hh
 //! ```
@@ -42,6 +43,9 @@ pub(crate) struct PassContext<'a, T: Real> {
     /// Per layer, the recurrent weights packed for the step product (W_hhᵀ forward, W_hh backward), when
     /// the element type has a packed kernel.
     pub step_weights: Option<&'a [PackedPanels<T>]>,
+    /// Per layer, `W_ihᵀ` packed for the input projection (forward only), when the element type has a
+    /// packed kernel.
+    pub input_weights: Option<&'a [PackedPanels<T>]>,
 }
 
 impl<T: Real> PassContext<'_, T> {
@@ -170,22 +174,28 @@ fn forward_unit<T: Real>(
                 t1 += 1;
             }
             let rows = plan.offsets[t1] - first;
-            gemm(
-                rows,
-                in_k,
-                4 * h,
-                T::ONE,
-                &x[first * in_k..],
-                in_k as isize,
-                1,
-                w_ih,
-                1,
-                in_k as isize,
-                T::ZERO,
-                &mut gates[first * 4 * h..],
-                4 * h as isize,
-                1,
-            );
+            let (x_block, g_block) = (&x[first * in_k..], &mut gates[first * 4 * h..]);
+            let packed = ctx
+                .input_weights
+                .is_some_and(|w| T::step_matmul(rows, x_block, in_k, &w[u], g_block, 4 * h, true));
+            if !packed {
+                gemm(
+                    rows,
+                    in_k,
+                    4 * h,
+                    T::ONE,
+                    x_block,
+                    in_k as isize,
+                    1,
+                    w_ih,
+                    1,
+                    in_k as isize,
+                    T::ZERO,
+                    g_block,
+                    4 * h as isize,
+                    1,
+                );
+            }
             projected_steps = t1;
         }
         let (bt, off) = (plan.batch_sizes[t], plan.offsets[t]);

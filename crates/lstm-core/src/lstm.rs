@@ -79,6 +79,8 @@ pub struct Lstm<T: Real> {
     poison: bool,
     /// Recurrent weights packed per layer for the step product (see [`crate::kernels::step_gemm`]).
     step_weights: Vec<PackedPanels<T>>,
+    /// Input weights `W_ihᵀ` packed per unit for the forward input projection.
+    input_weights: Vec<PackedPanels<T>>,
 }
 
 impl<T: Real> Lstm<T> {
@@ -132,6 +134,7 @@ impl<T: Real> Lstm<T> {
             cached: None,
             poison: false,
             step_weights: Vec::new(),
+            input_weights: Vec::new(),
         }
     }
 
@@ -160,6 +163,8 @@ impl<T: Real> Lstm<T> {
         dropout_seed: Option<u64>,
     ) -> PassContext<'a, T> {
         let step_weights = (!self.step_weights.is_empty()).then_some(self.step_weights.as_slice());
+        let input_weights =
+            (!self.input_weights.is_empty()).then_some(self.input_weights.as_slice());
         PassContext {
             config: &self.config,
             layout: &self.layout,
@@ -169,6 +174,7 @@ impl<T: Real> Lstm<T> {
             dropout_seed,
             poison: self.poison,
             step_weights,
+            input_weights,
         }
     }
 
@@ -189,6 +195,22 @@ impl<T: Real> Lstm<T> {
             } else {
                 packed.pack(4 * h, h, w_hh, h, 1);
             }
+        }
+    }
+
+    /// Packs every unit's W_ih transposed (`B = W_ihᵀ`, `[in_k × 4H]`) for the forward input projection.
+    fn pack_input_weights(&mut self, params: &[T]) {
+        if !T::has_step_matmul() {
+            self.input_weights.clear();
+            return;
+        }
+        let (h, dirs) = (self.config.hidden_size, self.config.num_directions());
+        self.input_weights
+            .resize_with(self.config.num_layers * dirs, PackedPanels::default);
+        for (u, packed) in self.input_weights.iter_mut().enumerate() {
+            let in_k = self.config.layer_input_size(u / dirs);
+            let w_ih = &params[self.layout.direction(u / dirs, u % dirs).weight_ih];
+            packed.pack(in_k, 4 * h, w_ih, 1, in_k);
         }
     }
 
@@ -233,6 +255,7 @@ impl<T: Real> Lstm<T> {
             .train_seed
             .filter(|_| self.config.dropout > 0.0 && self.config.num_layers > 1);
         self.pack_step_weights(params, true);
+        self.pack_input_weights(params);
         let mut work = std::mem::take(&mut self.chunks);
         {
             let ctx = self.context(params, batch, dropout_seed);
