@@ -32,7 +32,7 @@
 //! The bank is dense (every weight is a positive Gaussian value), stored `[12, N/2 + 1]`
 //! row-major and applied in `f32`, as librosa's float32 `einsum` does.
 
-use crate::mel::dot_lanes;
+use crate::dot::dot_lanes;
 
 /// Number of pitch classes.
 pub const N_CHROMA: usize = 12;

@@ -10,6 +10,7 @@
 //! The full `N × N` matrix is orthogonal; its first `K` rows are kept, as a dense row-major
 //! `[K, N]` `f32` matrix with the lifter folded into the rows.
 
+use crate::dot::dot_lanes;
 use wide::f32x8;
 
 /// A planned truncated DCT-II.
@@ -140,20 +141,6 @@ const LANES: usize = 8;
 
 /// Most lane groups [`Dct2::apply`] keeps in registers.
 pub const MAX_REGISTER_GROUPS: usize = 8;
-
-/// `Σ a[i]·b[i]` in eight independent `f32` lanes (vectorisable), tail added last.
-fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,7 @@ pub mod config;
 pub mod db;
 pub mod dct;
 pub mod deltas;
+mod dot;
 pub mod error;
 pub mod kernel;
 pub mod mel;

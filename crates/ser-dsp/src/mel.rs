@@ -22,6 +22,7 @@
 //! non-zero runs only; since consecutive triangles overlap by one edge interval, each FFT bin is
 //! touched by at most two filters, so applying the bank costs about `2 · n_bins` multiply-adds.
 
+use crate::dot::dot_lanes;
 use serde::{Deserialize, Serialize};
 
 /// Frequency ↔ mel mapping.
@@ -125,7 +126,7 @@ pub struct MelFilterbank {
     lane_runs: LaneRuns,
 }
 
-/// Filter runs padded with zero weights to a multiple of eight bins, so that [`dot_lanes`] has no
+/// Filter runs padded with zero weights to a multiple of eight bins, so that [`crate::dot::dot_lanes`] has no
 /// scalar tail: the padding goes after the run, or before it when the run ends within eight bins of
 /// the top. `0 · p = 0` for the finite, non-negative power, so only the summation order changes.
 #[derive(Clone, Debug)]
@@ -259,20 +260,6 @@ impl MelFilterbank {
             *o = dot_lanes(w, &power[start..start + w.len()]);
         }
     }
-}
-
-/// `Σ a[i]·b[i]` in eight independent `f32` lanes (vectorisable), tail added last.
-pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 #[cfg(test)]
