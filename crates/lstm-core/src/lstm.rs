@@ -181,37 +181,25 @@ impl<T: Real> Lstm<T> {
     /// Packs every unit's (layer k, direction d; index D·k + d) W_hh for the step product: transposed
     /// (`B = W_hhᵀ`, forward) or as is (backward).
     fn pack_step_weights(&mut self, params: &[T], transposed: bool) {
-        if !T::has_step_matmul() {
-            self.step_weights.clear();
-            return;
-        }
-        let (h, dirs) = (self.config.hidden_size, self.config.num_directions());
-        self.step_weights
-            .resize_with(self.config.num_layers * dirs, PackedPanels::default);
-        for (u, packed) in self.step_weights.iter_mut().enumerate() {
+        let h = self.config.hidden_size;
+        pack_per_unit(&self.config, &mut self.step_weights, |u, dirs, packed| {
             let w_hh = &params[self.layout.direction(u / dirs, u % dirs).weight_hh];
             if transposed {
                 packed.pack(h, 4 * h, w_hh, 1, h);
             } else {
                 packed.pack(4 * h, h, w_hh, h, 1);
             }
-        }
+        });
     }
 
     /// Packs every unit's W_ih transposed (`B = W_ihᵀ`, `[in_k × 4H]`) for the forward input projection.
     fn pack_input_weights(&mut self, params: &[T]) {
-        if !T::has_step_matmul() {
-            self.input_weights.clear();
-            return;
-        }
-        let (h, dirs) = (self.config.hidden_size, self.config.num_directions());
-        self.input_weights
-            .resize_with(self.config.num_layers * dirs, PackedPanels::default);
-        for (u, packed) in self.input_weights.iter_mut().enumerate() {
+        let h = self.config.hidden_size;
+        pack_per_unit(&self.config, &mut self.input_weights, |u, dirs, packed| {
             let in_k = self.config.layer_input_size(u / dirs);
             let w_ih = &params[self.layout.direction(u / dirs, u % dirs).weight_ih];
             packed.pack(in_k, 4 * h, w_ih, 1, in_k);
-        }
+        });
     }
 
     /// Runs the LSTM over `batch` from zero initial states.
@@ -418,5 +406,23 @@ impl<T: Real> Lstm<T> {
                 }
             }
         }
+    }
+}
+
+/// One packed matrix per unit `u = D·k + d`, filled by `pack(u, D, panels)`; none when `T` has no packed
+/// kernel (the passes then fall back to [`crate::gemm`]).
+fn pack_per_unit<T: Real>(
+    config: &LstmConfig,
+    panels: &mut Vec<PackedPanels<T>>,
+    mut pack: impl FnMut(usize, usize, &mut PackedPanels<T>),
+) {
+    if !T::has_step_matmul() {
+        panels.clear();
+        return;
+    }
+    let dirs = config.num_directions();
+    panels.resize_with(config.num_layers * dirs, PackedPanels::default);
+    for (u, packed) in panels.iter_mut().enumerate() {
+        pack(u, dirs, packed);
     }
 }

@@ -11,7 +11,7 @@
 mod common;
 
 use common::{assert_close, convert, problem, Problem};
-use lstm_core::{ForwardOptions, Lstm, LstmConfig};
+use lstm_core::{ForwardOptions, Lstm, LstmConfig, LstmOutput, Real};
 
 /// `(h_n, c_n, top outputs)` in the library's layouts (`[L, B, H]`, `[L, B, H]`, packed `[N, H]`).
 fn reference(p: &Problem<f64>) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -68,25 +68,21 @@ fn check(layers: usize, input: usize, hidden: usize, lengths: &[usize], seed: u6
         train_seed: None,
     };
     let o64 = Lstm::<f64>::new(config).forward(&p64.params, &p64.batch, inference);
-    assert_close("f64 h_n", &o64.h_n, &h_n, 1e-12, 1e-12);
-    assert_close("f64 c_n", &o64.c_n, &c_n, 1e-12, 1e-12);
-    assert_close(
-        "f64 outputs",
-        o64.outputs.as_deref().unwrap_or_default(),
-        &outputs,
-        1e-12,
-        1e-12,
-    );
+    compare("f64", &o64, [&h_n, &c_n, &outputs], 1e-12);
     let o32 = Lstm::<f32>::new(config).forward(&p32.params, &p32.batch, inference);
-    assert_close("f32 h_n", &o32.h_n, &h_n, 1e-4, 1e-4);
-    assert_close("f32 c_n", &o32.c_n, &c_n, 1e-4, 1e-4);
-    assert_close(
-        "f32 outputs",
-        o32.outputs.as_deref().unwrap_or_default(),
-        &outputs,
-        1e-4,
-        1e-4,
-    );
+    compare("f32", &o32, [&h_n, &c_n, &outputs], 1e-4);
+}
+
+/// `h_n`, `c_n` and the outputs of `got` against `expected` (same order), within `tol` relative + absolute.
+fn compare<T: Real>(precision: &str, got: &LstmOutput<T>, expected: [&[f64]; 3], tol: f64) {
+    let outputs = got.outputs.as_deref().unwrap_or_default();
+    for (name, values, reference) in [
+        ("h_n", got.h_n.as_slice(), expected[0]),
+        ("c_n", got.c_n.as_slice(), expected[1]),
+        ("outputs", outputs, expected[2]),
+    ] {
+        assert_close(&format!("{precision} {name}"), values, reference, tol, tol);
+    }
 }
 
 /// Lengths 40..=118 over 20 sequences: two chunks of 10 with ~800 rows each.
