@@ -162,7 +162,7 @@ fn forward_unit<T: Real>(
     let mut c = std::mem::take(&mut ws.c[u]);
     let mut hs = std::mem::take(&mut ws.h[u]);
     let x = direction_rows(d, ctx.layer_input(ws, k), &plan.rev_rows, in_k, &mut xrev);
-    let block_rows = projection_block_rows(h);
+    let block_rows = projection_block_rows::<T>(h);
     let mut projected_steps = 0;
     for t in 0..plan.steps() {
         if t == projected_steps {
@@ -247,10 +247,10 @@ fn forward_unit<T: Real>(
 }
 
 /// Rows of one input-projection block: enough for an efficient GEMM (at least 64), few enough that
-/// the block's gate pre-activations (`rows × 4H` values) stay within about 192 KB of cache.
-fn projection_block_rows(hidden: usize) -> usize {
+/// the block's gate pre-activations (`rows × 4H` values of `T`) stay within about 192 KB of cache.
+fn projection_block_rows<T: Real>(hidden: usize) -> usize {
     const CACHE_BYTES: usize = 192 * 1024;
-    (CACHE_BYTES / (4 * hidden * std::mem::size_of::<f32>())).max(64)
+    (CACHE_BYTES / (4 * hidden * std::mem::size_of::<T>())).max(64)
 }
 
 /// Draws the dropout mask of layer `k`'s input and applies it: `dropped = out_{k−1} ⊙ mask`, with

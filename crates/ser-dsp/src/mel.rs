@@ -117,45 +117,69 @@ pub struct MelParams {
 #[derive(Clone, Debug)]
 pub struct MelFilterbank {
     n_bins: usize,
-    /// First bin of each filter's run, `[n_mels]`.
-    starts: Vec<usize>,
-    /// Offsets of each run in `weights`, `[n_mels + 1]`.
-    offsets: Vec<usize>,
-    weights: Vec<f32>,
-    /// The same runs widened with zero weights to whole groups of eight bins (see [`LaneRuns`]).
-    lane_runs: LaneRuns,
+    /// Each filter's non-zero run, exactly (what [`MelFilterbank::filter`] and `dense` show).
+    runs: Runs,
+    /// The same runs widened with zero weights to whole groups of eight bins, for
+    /// [`MelFilterbank::apply`] (see [`Runs::padded_to_lanes`]).
+    lane_runs: Runs,
 }
 
-/// Filter runs padded with zero weights to a multiple of eight bins, so that [`crate::dot::dot_lanes`] has no
-/// scalar tail: the padding goes after the run, or before it when the run ends within eight bins of
-/// the top. `0 · p = 0` for the finite, non-negative power, so only the summation order changes.
+/// One contiguous run of weights per filter: run `m` covers bins `starts[m]..` and holds
+/// `weights[offsets[m]..offsets[m + 1]]` (`starts: [n_mels]`, `offsets: [n_mels + 1]`).
 #[derive(Clone, Debug)]
-struct LaneRuns {
+struct Runs {
     starts: Vec<usize>,
     offsets: Vec<usize>,
     weights: Vec<f32>,
 }
 
-impl LaneRuns {
-    fn new(n_bins: usize, starts: &[usize], offsets: &[usize], weights: &[f32]) -> Self {
-        let mut padded = Self {
-            starts: Vec::with_capacity(starts.len()),
+impl Runs {
+    fn with_capacity(n_runs: usize, n_weights: usize) -> Self {
+        Self {
+            starts: Vec::with_capacity(n_runs),
             offsets: vec![0],
-            weights: Vec::with_capacity(weights.len() + 8 * starts.len()),
-        };
-        for (m, &start) in starts.iter().enumerate() {
-            let run = &weights[offsets[m]..offsets[m + 1]];
+            weights: Vec::with_capacity(n_weights),
+        }
+    }
+
+    /// Appends a run starting at bin `start`.
+    fn push(&mut self, start: usize, weights: &[f32]) {
+        self.starts.push(start);
+        self.weights.extend_from_slice(weights);
+        self.offsets.push(self.weights.len());
+    }
+
+    /// Run `m`: its first bin and weights.
+    fn get(&self, m: usize) -> (usize, &[f32]) {
+        (
+            self.starts[m],
+            &self.weights[self.offsets[m]..self.offsets[m + 1]],
+        )
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The runs padded with zero weights to a multiple of eight bins, so that
+    /// [`crate::dot::dot_lanes`] has no scalar tail: the padding goes after the run, or before it
+    /// when the run ends within eight bins of the top. `0 · p = 0` for the finite, non-negative
+    /// power, so only the summation order changes.
+    fn padded_to_lanes(&self, n_bins: usize) -> Self {
+        let mut padded = Self::with_capacity(self.len(), self.weights.len() + 8 * self.len());
+        let mut widened = Vec::new();
+        for m in 0..self.len() {
+            let (start, run) = self.get(m);
             // Widest whole-group length that fits in the spectrum; a run that cannot be widened
             // that far keeps a short scalar tail in `dot_lanes`.
             let len = (run.len().div_ceil(8) * 8).min(n_bins).max(run.len());
             let padded_start = start.min(n_bins - len);
             let before = start - padded_start;
-            padded.starts.push(padded_start);
-            let first = padded.weights.len();
-            padded.weights.resize(first + before, 0.0);
-            padded.weights.extend_from_slice(run);
-            padded.weights.resize(first + len, 0.0);
-            padded.offsets.push(padded.weights.len());
+            widened.clear();
+            widened.resize(before, 0.0);
+            widened.extend_from_slice(run);
+            widened.resize(len, 0.0);
+            padded.push(padded_start, &widened);
         }
         padded
     }
@@ -183,9 +207,7 @@ impl MelFilterbank {
         );
         let edges: Vec<f64> = mels.iter().map(|&m| mel_to_hz(m, p.scale)).collect();
 
-        let mut starts = Vec::with_capacity(p.n_mels);
-        let mut offsets = vec![0];
-        let mut weights = Vec::new();
+        let mut runs = Runs::with_capacity(p.n_mels, 2 * n_bins);
         for m in 0..p.n_mels {
             let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
             let scale = match p.norm {
@@ -204,23 +226,19 @@ impl MelFilterbank {
                 .collect();
             let first = row.iter().position(|&w| w > 0.0).unwrap_or(0);
             let last = row.iter().rposition(|&w| w > 0.0).map_or(first, |i| i + 1);
-            starts.push(first);
-            weights.extend_from_slice(&row[first..last]);
-            offsets.push(weights.len());
+            runs.push(first, &row[first..last]);
         }
-        let lane_runs = LaneRuns::new(n_bins, &starts, &offsets, &weights);
+        let lane_runs = runs.padded_to_lanes(n_bins);
         Self {
             n_bins,
-            starts,
-            offsets,
-            weights,
+            runs,
             lane_runs,
         }
     }
 
     /// Number of filters.
     pub fn n_mels(&self) -> usize {
-        self.starts.len()
+        self.runs.len()
     }
 
     /// Number of FFT bins (columns).
@@ -230,10 +248,7 @@ impl MelFilterbank {
 
     /// Non-zero run of filter `m`: its first bin and weights.
     pub fn filter(&self, m: usize) -> (usize, &[f32]) {
-        (
-            self.starts[m],
-            &self.weights[self.offsets[m]..self.offsets[m + 1]],
-        )
+        self.runs.get(m)
     }
 
     /// The dense matrix, row-major `[n_mels, n_bins]` (as `librosa.filters.mel` returns it).
@@ -253,10 +268,8 @@ impl MelFilterbank {
     pub fn apply(&self, power: &[f32], out: &mut [f32]) {
         assert_eq!(power.len(), self.n_bins, "power spectrum length");
         assert_eq!(out.len(), self.n_mels(), "mel output length");
-        let runs = &self.lane_runs;
         for (m, o) in out.iter_mut().enumerate() {
-            let start = runs.starts[m];
-            let w = &runs.weights[runs.offsets[m]..runs.offsets[m + 1]];
+            let (start, w) = self.lane_runs.get(m);
             *o = dot_lanes(w, &power[start..start + w.len()]);
         }
     }
