@@ -46,6 +46,9 @@ pub(crate) struct PassContext<'a, T: Real> {
     /// Per layer, `W_ihᵀ` packed for the input projection (forward only), when the element type has a
     /// packed kernel.
     pub input_weights: Option<&'a [PackedPanels<T>]>,
+    /// Keep every step's gate activations (training: backward needs them). Inference keeps only one
+    /// projection block's worth, reused block after block, so the gates never leave the cache.
+    pub keep_gates: bool,
 }
 
 impl<T: Real> PassContext<'_, T> {
@@ -89,8 +92,15 @@ pub(crate) fn forward_chunk<T: Real>(
     for name in [&mut ws.dropped, &mut ws.mask] {
         fit_layers(name, layers);
     }
+    let gate_rows = if ctx.keep_gates {
+        n
+    } else {
+        // A block ends at the first step boundary at or past `projection_block_rows`, so it holds fewer
+        // than that plus one step's rows.
+        n.min(projection_block_rows::<T>(h) + plan.batch_sizes.first().copied().unwrap_or(0))
+    };
     for u in 0..layers * dirs {
-        fit(&mut ws.gates[u], n * 4 * h);
+        fit(&mut ws.gates[u], gate_rows * 4 * h);
         fit(&mut ws.c[u], n * h);
         fit(&mut ws.h[u], n * h);
         fit(&mut ws.bias[u], 4 * h);
@@ -164,6 +174,8 @@ fn forward_unit<T: Real>(
     let x = direction_rows(d, ctx.layer_input(ws, k), &plan.rev_rows, in_k, &mut xrev);
     let block_rows = projection_block_rows::<T>(h);
     let mut projected_steps = 0;
+    // First packed row held by `gates`: 0 when every step is kept, else the current block's first row.
+    let mut gates_origin = 0;
     for t in 0..plan.steps() {
         if t == projected_steps {
             // G[t..t1] = X[t..t1] · W_ihᵀ for the next block; W_ihᵀ [in×4H] is W_ih [4H×in] read with
@@ -174,7 +186,13 @@ fn forward_unit<T: Real>(
                 t1 += 1;
             }
             let rows = plan.offsets[t1] - first;
-            let (x_block, g_block) = (&x[first * in_k..], &mut gates[first * 4 * h..]);
+            if !ctx.keep_gates {
+                gates_origin = first;
+            }
+            let (x_block, g_block) = (
+                &x[first * in_k..],
+                &mut gates[(first - gates_origin) * 4 * h..],
+            );
             let packed = ctx
                 .input_weights
                 .is_some_and(|w| T::step_matmul(rows, x_block, in_k, &w[u], g_block, 4 * h, true));
@@ -199,7 +217,7 @@ fn forward_unit<T: Real>(
             projected_steps = t1;
         }
         let (bt, off) = (plan.batch_sizes[t], plan.offsets[t]);
-        let g_t = &mut gates[off * 4 * h..(off + bt) * 4 * h];
+        let g_t = &mut gates[(off - gates_origin) * 4 * h..(off - gates_origin + bt) * 4 * h];
         let (c_done, c_now) = c.split_at_mut(off * h);
         let (h_done, h_now) = hs.split_at_mut(off * h);
         let c_prev = if t > 0 {

@@ -175,6 +175,7 @@ impl<T: Real> Lstm<T> {
             poison: self.poison,
             step_weights,
             input_weights,
+            keep_gates: true,
         }
     }
 
@@ -246,7 +247,8 @@ impl<T: Real> Lstm<T> {
         self.pack_input_weights(params);
         let mut work = std::mem::take(&mut self.chunks);
         {
-            let ctx = self.context(params, batch, dropout_seed);
+            let mut ctx = self.context(params, batch, dropout_seed);
+            ctx.keep_gates = options.train_seed.is_some();
             let plans = &self.plans;
             if chunks == 1 {
                 forward_chunk(&ctx, &plans[0], 0, &mut work[0]);

@@ -12,9 +12,7 @@ use rayon::prelude::*;
 
 use crate::config::MfccConfig;
 use crate::error::DspError;
-use crate::mfcc::{Features, MfccExtractor, MfccPlan};
-use crate::resample::to_target_rate;
-use crate::wav::read_wav;
+use crate::mfcc::{file_features, Features, MfccExtractor, MfccPlan};
 
 /// Plans shared between workers, one per sample rate met so far.
 struct PlanCache<'c> {
@@ -45,16 +43,14 @@ pub fn extract_files(paths: &[PathBuf], config: &MfccConfig) -> Vec<Result<Featu
     paths
         .par_iter()
         .map_init(HashMap::<u32, MfccExtractor>::new, |extractors, path| {
-            let audio = to_target_rate(read_wav(path)?, config.target_sample_rate, path)?;
-            let extractor = match extractors.entry(audio.sample_rate) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(MfccExtractor::from_plan(cache.get(audio.sample_rate)?))
-                }
-            };
-            extractor
-                .compute(&audio.samples)
-                .map_err(|e| e.with_path(path))
+            file_features(path, config, |rate| {
+                Ok(match extractors.entry(rate) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(MfccExtractor::from_plan(cache.get(rate)?))
+                    }
+                })
+            })
         })
         .collect()
 }

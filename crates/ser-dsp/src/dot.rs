@@ -2,12 +2,20 @@
 
 use wide::f32x8;
 
-/// `Σ_i a[i]·b[i]` over `min(a.len(), b.len())` values: one eight-lane accumulator over whole groups
-/// of eight (fused multiply-add where the CPU has it), summed across lanes, then the scalar tail.
+/// `Σ_i a[i]·b[i]` over `min(a.len(), b.len())` values: two independent eight-lane accumulators over
+/// whole groups of eight (fused multiply-add where the CPU has it; two chains so that a long run is
+/// not bound by the latency of one), summed across lanes, then the scalar tail.
 ///
 /// The filterbanks pad their runs to whole groups (see [`crate::mel`]), so the tail is usually empty.
 #[inline]
 pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let (lanes, tail) = dot_partial(a, b);
+    lanes.reduce_add() + tail
+}
+
+/// The eight-lane accumulator over whole groups of eight, and the scalar sum of the tail.
+#[inline(always)]
+fn dot_partial(a: &[f32], b: &[f32]) -> (f32x8, f32) {
     let len = a.len().min(b.len());
     let (a, b) = (&a[..len], &b[..len]);
     let (groups_a, groups_b) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -17,11 +25,17 @@ pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
         .zip(groups_b.remainder())
         .map(|(x, y)| x * y)
         .sum();
-    let mut acc = f32x8::ZERO;
-    for (x, y) in groups_a.zip(groups_b) {
-        acc = f32x8::from(lanes(x)).mul_add(f32x8::from(lanes(y)), acc);
+    let (pairs_a, pairs_b) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (odd_a, odd_b) = (pairs_a.remainder(), pairs_b.remainder());
+    let (mut even, mut odd) = (f32x8::ZERO, f32x8::ZERO);
+    for (x, y) in pairs_a.zip(pairs_b) {
+        even = f32x8::from(lanes(&x[..8])).mul_add(f32x8::from(lanes(&y[..8])), even);
+        odd = f32x8::from(lanes(&x[8..])).mul_add(f32x8::from(lanes(&y[8..])), odd);
     }
-    acc.reduce_add() + tail
+    if odd_a.len() >= 8 {
+        even = f32x8::from(lanes(&odd_a[..8])).mul_add(f32x8::from(lanes(&odd_b[..8])), even);
+    }
+    (even + odd, tail)
 }
 
 /// The eight values of a `chunks_exact(8)` item as an array.

@@ -29,7 +29,9 @@ pub mod kernel;
 pub mod mel;
 pub mod mfcc;
 pub mod resample;
+pub mod signal;
 pub mod stft;
+mod unpack;
 pub mod wav;
 pub mod window;
 

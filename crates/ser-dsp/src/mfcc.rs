@@ -29,8 +29,9 @@ use crate::deltas::{delta_into, DELTA_WIDTH};
 use crate::error::DspError;
 use crate::mel::{MelFilterbank, MelParams};
 use crate::resample::to_target_rate;
+use crate::signal::Signal;
 use crate::stft::{Framing, PowerStft, StftScratch};
-use crate::wav::read_wav;
+use crate::wav::parse_wav;
 
 /// Features of one clip, time-major: `data: [n_frames, n_coeffs]` row-major, columns
 /// `[mfcc | Δ | ΔΔ | chroma]` as configured.
@@ -186,6 +187,16 @@ impl MfccExtractor {
     /// Errors as [`Self::compute`].
     pub fn mel_db(&mut self, samples: &[f32]) -> Result<(usize, &[f32]), DspError> {
         crate::wav::check_samples(samples, Path::new("<memory>"))?;
+        self.mel_db_of_valid(samples)
+    }
+
+    /// [`Self::mel_db`] of samples already known to be finite and within
+    /// [`crate::wav::MAX_ABS_SAMPLE`] (the output of [`crate::read_wav`] and of resampling it): the scan
+    /// for bad samples is skipped, which on a decoded file would re-read every sample from memory.
+    fn mel_db_of_valid<S: Signal + ?Sized>(
+        &mut self,
+        samples: &S,
+    ) -> Result<(usize, &[f32]), DspError> {
         let plan = &*self.plan;
         let framing = plan.stft.framing();
         let n_frames = framing
@@ -235,7 +246,19 @@ impl MfccExtractor {
     /// finite or exceeds [`crate::wav::MAX_ABS_SAMPLE`] in magnitude (which would give non-finite
     /// features).
     pub fn compute(&mut self, samples: &[f32]) -> Result<Features, DspError> {
-        let (n_frames, _) = self.mel_db(samples)?;
+        crate::wav::check_samples(samples, Path::new("<memory>"))?;
+        self.compute_valid(samples)
+    }
+
+    /// [`Self::compute`] of samples already known to be finite and within
+    /// [`crate::wav::MAX_ABS_SAMPLE`]: those of an [`Audio`](crate::wav::Audio) from
+    /// [`crate::read_wav`] (integer PCM scales into ±1, float data was checked) and of
+    /// `resample::to_target_rate` (which checks what it produces).
+    pub(crate) fn compute_valid<S: Signal + ?Sized>(
+        &mut self,
+        samples: &S,
+    ) -> Result<Features, DspError> {
+        let (n_frames, _) = self.mel_db_of_valid(samples)?;
         let plan = &*self.plan;
         let dct = &plan.dct;
         let (n_mels, n_mfcc) = (dct.n_in(), dct.n_out());
@@ -281,8 +304,38 @@ impl MfccExtractor {
 ///
 /// Errors name the file: decoding errors, [`DspError::Resampling`], [`DspError::TooShort`].
 pub fn extract_file(path: &Path, config: &MfccConfig) -> Result<Features, DspError> {
-    let audio = to_target_rate(read_wav(path)?, config.target_sample_rate, path)?;
-    MfccExtractor::new(config, audio.sample_rate)?
-        .compute(&audio.samples)
-        .map_err(|e| e.with_path(path))
+    let mut extractor = None;
+    file_features(path, config, |rate| {
+        Ok(extractor.insert(MfccExtractor::new(config, rate)?))
+    })
+}
+
+/// Reads `path` and computes its features with the extractor `extractor_for(rate)` gives for the rate
+/// they are computed at (the file's, or `config.target_sample_rate`). A 16-bit mono file that needs no
+/// resampling is framed straight from its PCM codes ([`crate::signal::Pcm16`]), bit-identical to decoding it first;
+/// every other file is decoded (and resampled) into `f32`.
+///
+/// Errors name the file: reading, decoding, resampling, and [`DspError::TooShort`].
+pub(crate) fn file_features<'e>(
+    path: &Path,
+    config: &MfccConfig,
+    extractor_for: impl FnOnce(u32) -> Result<&'e mut MfccExtractor, DspError>,
+) -> Result<Features, DspError> {
+    let bytes = std::fs::read(path).map_err(|source| DspError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let body = parse_wav(&bytes, path)?;
+    let rate = body.sample_rate();
+    let needs_resampling = config
+        .target_sample_rate
+        .is_some_and(|target| target != rate);
+    let features = match body.pcm16_mono() {
+        Some(codes) if !needs_resampling => extractor_for(rate)?.compute_valid(&codes),
+        _ => {
+            let audio = to_target_rate(body.decode(path)?, config.target_sample_rate, path)?;
+            extractor_for(audio.sample_rate)?.compute_valid(audio.samples.as_slice())
+        }
+    };
+    features.map_err(|e| e.with_path(path))
 }

@@ -123,11 +123,16 @@ pub(crate) fn to_target_rate(
     path: &Path,
 ) -> Result<Audio, DspError> {
     match target {
-        Some(rate) if rate != audio.sample_rate => Ok(Audio {
-            samples: resample(&audio.samples, audio.sample_rate, rate)
-                .map_err(|e| e.with_path(path))?,
-            sample_rate: rate,
-        }),
+        Some(rate) if rate != audio.sample_rate => {
+            let samples =
+                resample(&audio.samples, audio.sample_rate, rate).map_err(|e| e.with_path(path))?;
+            // The extractor trusts this output (it skips its own scan), so check what came out.
+            check_samples(&samples, path)?;
+            Ok(Audio {
+                samples,
+                sample_rate: rate,
+            })
+        }
         _ => Ok(audio),
     }
 }

@@ -21,13 +21,17 @@
 //! X[k] = E_k - i·e^{-2πik/N}·D_k,   k = 0..=M
 //! ```
 //!
-//! Odd `N` goes through realfft; both paths are checked against a naive DFT in the tests.
+//! (see [`crate::unpack`] for the kernels, which take bins `k` and `M − k` together). Odd `N` goes
+//! through realfft; both paths are checked against a naive DFT in the tests.
 
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
+
+use crate::signal::Signal;
+use crate::unpack::Unpacker;
 
 use crate::kernel::Kernel;
 use crate::window::{padded_window, window_offset, WindowKind};
@@ -88,7 +92,7 @@ enum Transform {
     /// Even `N = 2M`: complex FFT of size `M` plus the unpacking twiddles `e^{-2πik/N}`, `[M]`.
     Even {
         fft: Arc<dyn Fft<f32>>,
-        twiddles: Vec<Complex<f32>>,
+        unpacker: Unpacker,
     },
     /// Odd `N`: realfft's generic real-to-complex transform.
     Odd(Arc<dyn RealToComplex<f32>>),
@@ -141,15 +145,9 @@ impl PowerStft {
         let n = framing.n_fft;
         let transform = if n % 2 == 0 {
             let half = n / 2;
-            let twiddles = (0..half)
-                .map(|k| {
-                    let angle = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
-                    Complex::new(angle.cos() as f32, angle.sin() as f32)
-                })
-                .collect();
             Transform::Even {
                 fft: FftPlanner::<f32>::new().plan_fft_forward(half),
-                twiddles,
+                unpacker: Unpacker::new(half, kernel),
             }
         } else {
             Transform::Odd(RealFftPlanner::<f32>::new().plan_fft_forward(n))
@@ -209,9 +207,9 @@ impl PowerStft {
     ///
     /// # Panics
     /// If `power.len() != n_bins`, or the scratch was made by a plan of another size.
-    pub fn frame_power(
+    pub fn frame_power<S: Signal + ?Sized>(
         &self,
-        samples: &[f32],
+        samples: &S,
         t: usize,
         scratch: &mut StftScratch,
         power: &mut [f32],
@@ -227,12 +225,12 @@ impl PowerStft {
             fft_scratch,
         } = scratch;
         match &self.transform {
-            Transform::Even { fft, twiddles } => {
+            Transform::Even { fft, unpacker } => {
                 // The packed input z[n] = x[2n] + i·x[2n+1] is the windowed frame itself, read as
                 // complex pairs: window straight into the FFT buffer.
                 self.window_frame(samples, t, bytemuck::cast_slice_mut(spectrum));
                 fft.process_with_scratch(spectrum, fft_scratch);
-                unpack_even_power(self.kernel, spectrum, twiddles, power);
+                unpacker.power(spectrum, power);
             }
             Transform::Odd(fft) => {
                 self.window_frame(samples, t, frame);
@@ -246,7 +244,7 @@ impl PowerStft {
     }
 
     /// Writes the windowed, zero-padded frame `t` into `frame: [n_fft]`.
-    fn window_frame(&self, samples: &[f32], t: usize, frame: &mut [f32]) {
+    fn window_frame<S: Signal + ?Sized>(&self, samples: &S, t: usize, frame: &mut [f32]) {
         let n_fft = self.framing.n_fft;
         assert_eq!(frame.len(), n_fft, "scratch belongs to another plan");
         // The FFT uses its input as scratch: restore the zeros around the window every frame.
@@ -259,13 +257,12 @@ impl PowerStft {
         let win = &self.window[self.support.clone()];
         let dst = &mut frame[self.support.clone()];
         if first >= 0 && first as usize + len <= samples.len() {
-            let src = &samples[first as usize..first as usize + len];
-            multiply(self.kernel, src, win, dst);
+            samples.windowed(self.kernel, first as usize, win, dst);
         } else {
             for (i, (d, &w)) in dst.iter_mut().zip(win).enumerate() {
                 let idx = first + i as isize;
                 *d = if idx >= 0 && (idx as usize) < samples.len() {
-                    samples[idx as usize] * w
+                    samples.sample(idx as usize) * w
                 } else {
                     0.0
                 };
@@ -284,73 +281,5 @@ impl PowerStft {
             self.frame_power(samples, t, &mut scratch, row);
         }
         Some(out)
-    }
-}
-
-/// Runs `$body` (an `#[inline(always)]` fn) with the chosen kernel's target features.
-macro_rules! dispatch {
-    ($kernel:expr, $avx:ident, $body:ident($($arg:expr),*)) => {
-        match $kernel {
-            Kernel::Scalar => $body($($arg),*),
-            Kernel::Avx => {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Kernel::Avx` is only constructed after `is_x86_feature_detected!("avx")`.
-                unsafe {
-                    $avx($($arg),*)
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                $body($($arg),*)
-            }
-        }
-    };
-}
-
-/// `dst[i] = x[i] · w[i]`.
-fn multiply(kernel: Kernel, x: &[f32], w: &[f32], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx")]
-    unsafe fn multiply_avx(x: &[f32], w: &[f32], dst: &mut [f32]) {
-        multiply_body(x, w, dst)
-    }
-    dispatch!(kernel, multiply_avx, multiply_body(x, w, dst))
-}
-
-#[inline(always)]
-fn multiply_body(x: &[f32], w: &[f32], dst: &mut [f32]) {
-    for ((d, &a), &b) in dst.iter_mut().zip(x).zip(w) {
-        *d = a * b;
-    }
-}
-
-/// Power of a real `2M`-point FFT from the `M`-point complex FFT `z` of its packed input (module
-/// equation): `z: [M]`, `twiddles: [M]`, `power: [M + 1]`.
-fn unpack_even_power(
-    kernel: Kernel,
-    z: &[Complex<f32>],
-    twiddles: &[Complex<f32>],
-    power: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx")]
-    unsafe fn unpack_avx(z: &[Complex<f32>], twiddles: &[Complex<f32>], power: &mut [f32]) {
-        unpack_body(z, twiddles, power)
-    }
-    dispatch!(kernel, unpack_avx, unpack_body(z, twiddles, power))
-}
-
-#[inline(always)]
-fn unpack_body(z: &[Complex<f32>], twiddles: &[Complex<f32>], power: &mut [f32]) {
-    let m = z.len();
-    let z0 = z[0];
-    power[0] = (z0.re + z0.im) * (z0.re + z0.im);
-    power[m] = (z0.re - z0.im) * (z0.re - z0.im);
-    for k in 1..m {
-        let a = z[k];
-        let b = z[m - k].conj();
-        let (e, d) = ((a + b) * 0.5, (a - b) * 0.5);
-        let wd = twiddles[k] * d;
-        // X = e - i·wd = (e.re + wd.im) + i·(e.im - wd.re)
-        let (re, im) = (e.re + wd.im, e.im - wd.re);
-        power[k] = re * re + im * im;
     }
 }

@@ -122,7 +122,8 @@ proptest! {
         }
     }
 
-    /// The AVX build of the per-frame loops gives exactly the baseline build's result.
+    /// The AVX kernels of the per-frame loops give the baseline build's result up to rounding (the
+    /// unpacking uses FMA): within 1e-6 of the frame's largest power.
     #[test]
     fn avx_kernel_equals_scalar_kernel(
         half in 1usize..700, win_frac in 0.2f64..1.0, hop in 1usize..500, len in 1usize..5000,
@@ -136,7 +137,16 @@ proptest! {
         let fast = PowerStft::with_kernel(framing, win, kind, avx);
         prop_assert_eq!(fast.kernel(), Kernel::Avx);
         let x = lcg_signal(seed, len, 0.9);
-        prop_assert_eq!(scalar.power_spectrogram(&x), fast.power_spectrogram(&x));
+        let (want, got) = (scalar.power_spectrogram(&x), fast.power_spectrogram(&x));
+        prop_assert_eq!(want.is_some(), got.is_some());
+        let (Some(want), Some(got)) = (want, got) else { return Ok(()) };
+        let bins = framing.n_fft / 2 + 1;
+        for (t, (w_row, g_row)) in want.chunks(bins).zip(got.chunks(bins)).enumerate() {
+            let peak = w_row.iter().fold(0.0f32, |a, &b| a.max(b));
+            for (k, (w, g)) in w_row.iter().zip(g_row).enumerate() {
+                prop_assert!((w - g).abs() <= 1e-6 * peak, "frame {t} bin {k}: {g} vs {w} (peak {peak})");
+            }
+        }
     }
 
     /// Centred framing with even n_fft: 1 + len / hop frames; uncentred: 1 + (len - n_fft) / hop.

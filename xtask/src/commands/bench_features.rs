@@ -33,6 +33,9 @@ pub struct Args {
     /// Timed runs per preset for our side; the best is reported.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Time only this preset on our side (default: every preset). The peer, when run, times all.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(MfccConfig::preset_names()))]
+    preset: Option<String>,
 }
 
 fn repo_root() -> PathBuf {
@@ -93,7 +96,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
 
     let mut ours = Vec::new();
-    for preset in MfccConfig::preset_names() {
+    for &preset in MfccConfig::preset_names() {
+        if args.preset.as_deref().is_some_and(|only| only != preset) {
+            continue;
+        }
         let config = MfccConfig::from_preset(preset)?;
         let mut best = f64::INFINITY;
         let mut frames = 0;
@@ -107,10 +113,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             best = best.min(elapsed);
         }
-        ours.push(Ours {
-            frames,
-            seconds: best,
-        });
+        ours.push((
+            preset,
+            Ours {
+                frames,
+                seconds: best,
+            },
+        ));
     }
 
     let peer = if args.no_peer {
@@ -143,7 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             speedup.map_or("-".to_string(), |s| format!("{s:.1}x"))
         )
     };
-    for (preset, o) in MfccConfig::preset_names().iter().zip(&ours) {
+    for (preset, o) in &ours {
         let peer_secs = peer.as_ref().map(|p| match *preset {
             "paper" => p.librosa_paper_s + p.decode_s,
             _ => p.librosa_25ms_s + p.decode_s,
@@ -184,10 +193,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 audio_s
             );
         }
-        for (name, ours_frames, peer_frames) in [
-            ("paper", ours[0].frames, p.paper_frames),
-            ("25ms", ours[1].frames, p.frames_25ms),
-        ] {
+        for (name, ours_frames, peer_frames) in ours.iter().map(|(preset, o)| match *preset {
+            "paper" => (*preset, o.frames, p.paper_frames),
+            _ => (*preset, o.frames, p.frames_25ms),
+        }) {
             let verdict = if ours_frames == peer_frames {
                 "match"
             } else {
