@@ -2,8 +2,8 @@
 //!
 //! Stages, one module each, with the equation in the module docs:
 //! [`wav`] (decode, average channels) → [`resample`](mod@resample) (only for a
-//! `target_sample_rate` other than the file's) → [`stft`] (frames, window from [`window`],
-//! `|FFT|²`) → [`mel`] (filterbank) → [`db`] (`power_to_db`, clipped per utterance) → [`dct`]
+//! `target_sample_rate` other than the file's) → [`stft`] (frames read through [`signal`], window
+//! from [`window`], `|FFT|²`, the real-FFT unpacking in `unpack`) → [`mel`] (filterbank) → [`db`] (`power_to_db`, clipped per utterance) → [`dct`]
 //! (DCT-II ortho, lifter) — assembled in [`mfcc`], configured in [`config`], run over folders in
 //! [`batch`].
 //! Optional extra columns per frame: MFCC deltas ([`deltas`], `librosa.feature.delta`) and a
@@ -15,7 +15,8 @@
 //! naming the file concerned. Features are computed at the file's own rate (librosa's `sr=None`)
 //! unless `target_sample_rate` asks for another; the signal is then resampled first
 //! ([`resample`](mod@resample): band-limited, time-aligned, `ceil(n · r / rate)` samples as
-//! `librosa.resample`).
+//! `librosa.resample`). A 16-bit mono file at the rate wanted is framed straight from its PCM codes
+//! ([`signal::Pcm16`]), bit-identical to decoding it first.
 
 pub mod batch;
 pub mod chroma;
