@@ -21,7 +21,7 @@
 //! X[k] = E_k - i·e^{-2πik/N}·D_k,   k = 0..=M
 //! ```
 //!
-//! (see [`crate::unpack`] for the kernels, which take bins `k` and `M − k` together). Odd `N` goes
+//! (the kernels, in the crate's `unpack` module, take bins `k` and `M − k` together). Odd `N` goes
 //! through realfft; both paths are checked against a naive DFT in the tests.
 
 use std::sync::Arc;
