@@ -3,7 +3,8 @@
 //! Stages, one module each, with the equation in the module docs:
 //! [`wav`] (decode, average channels) → [`resample`](mod@resample) (only for a
 //! `target_sample_rate` other than the file's) → [`stft`] (frames read through [`signal`], window
-//! from [`window`], `|FFT|²`, the real-FFT unpacking in `unpack`) → [`mel`] (filterbank) → [`db`] (`power_to_db`, clipped per utterance) → [`dct`]
+//! from [`window`], `|FFT|²`, the real-FFT unpacking in `unpack`) → [`mel`] (filterbank) → [`db`]
+//! (`power_to_db`, clipped per utterance) → [`dct`]
 //! (DCT-II ortho, lifter) — assembled in [`mfcc`], configured in [`config`], run over folders in
 //! [`batch`].
 //! Optional extra columns per frame: MFCC deltas ([`deltas`], `librosa.feature.delta`) and a

@@ -31,7 +31,7 @@ use crate::mel::{MelFilterbank, MelParams};
 use crate::resample::to_target_rate;
 use crate::signal::Signal;
 use crate::stft::{Framing, PowerStft, StftScratch};
-use crate::wav::parse_wav;
+use crate::wav::{parse_wav, read_bytes};
 
 /// Features of one clip, time-major: `data: [n_frames, n_coeffs]` row-major, columns
 /// `[mfcc | Δ | ΔΔ | chroma]` as configured.
@@ -312,8 +312,8 @@ pub fn extract_file(path: &Path, config: &MfccConfig) -> Result<Features, DspErr
 
 /// Reads `path` and computes its features with the extractor `extractor_for(rate)` gives for the rate
 /// they are computed at (the file's, or `config.target_sample_rate`). A 16-bit mono file that needs no
-/// resampling is framed straight from its PCM codes ([`crate::signal::Pcm16`]), bit-identical to decoding it first;
-/// every other file is decoded (and resampled) into `f32`.
+/// resampling is framed straight from its PCM codes ([`crate::signal::Pcm16`]), bit-identical to
+/// decoding it first; every other file is decoded (and resampled) into `f32`.
 ///
 /// Errors name the file: reading, decoding, resampling, and [`DspError::TooShort`].
 pub(crate) fn file_features<'e>(
@@ -321,10 +321,7 @@ pub(crate) fn file_features<'e>(
     config: &MfccConfig,
     extractor_for: impl FnOnce(u32) -> Result<&'e mut MfccExtractor, DspError>,
 ) -> Result<Features, DspError> {
-    let bytes = std::fs::read(path).map_err(|source| DspError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_bytes(path)?;
     let body = parse_wav(&bytes, path)?;
     let rate = body.sample_rate();
     let needs_resampling = config

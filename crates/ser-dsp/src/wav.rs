@@ -46,11 +46,15 @@ impl Audio {
 
 /// Reads and decodes the WAV file at `path` (the whole file is read into memory once).
 pub fn read_wav(path: &Path) -> Result<Audio, DspError> {
-    let bytes = std::fs::read(path).map_err(|source| DspError::Io {
+    decode_wav(&read_bytes(path)?, path)
+}
+
+/// The whole file at `path`, or [`DspError::Io`] naming it.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, DspError> {
+    std::fs::read(path).map_err(|source| DspError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    decode_wav(&bytes, path)
+    })
 }
 
 /// Decodes WAV bytes; `name` is only used in error messages.
