@@ -9,9 +9,12 @@
 //! `lstm-core` is bit-identical whatever the thread count.
 //!
 //! The dispatcher hands units out in order; a unit takes one slot (concurrent) or all slots (alone) and
-//! waits until they are free. Each unit runs on a pool worker (via `rayon::scope` from its own thread), so
-//! the inner parallel loops of a lone unit spread over the whole pool and those of side-by-side units
-//! stay mostly on their own worker.
+//! waits until they are free. A lone unit runs on the global pool, so its inner parallel loops spread over
+//! every core. A side-by-side unit runs in a one-thread pool of its own ([`in_own_thread`]), so its loops
+//! run in turn on that thread. Sharing the global pool instead lets one unit's worker steal the other's
+//! batch chunks and then wait in its own join behind them: in the full run of session 4 the L3h128 pairs
+//! ran about 17 % below the throughput measured for them, one unit of a pair going at solo speed while
+//! its partner crawled.
 
 use std::sync::mpsc;
 use std::time::Instant;
@@ -95,12 +98,22 @@ pub fn calibrate(
     calibration
 }
 
-/// Seconds per step of each of two units training side by side (the slower of the two; each excludes
-/// its warm-up step).
+/// Runs `work` in a rayon pool of one thread of its own, so that its parallel loops run in turn on that
+/// thread and never interleave with another unit's. Falls back to the global pool if the thread cannot be
+/// made (results are the same either way; only the speed differs).
+fn in_own_thread<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(pool) => pool.install(work),
+        Err(_) => rayon::scope(|_| work()),
+    }
+}
+
+/// Seconds per step of each of two units training side by side, each in its own one-thread pool as
+/// [`run_units`] places them (the slower of the two; each excludes its warm-up step).
 fn time_pair(cell: &Cell, data: &UnitData, training: &TrainingConfig, steps: usize) -> f64 {
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| rayon::scope(|_| time_steps(cell, data, training, steps))))
+            .map(|_| s.spawn(|| in_own_thread(|| time_steps(cell, data, training, steps))))
             .collect();
         handles
             .into_iter()
@@ -179,9 +192,11 @@ where
             let tx = tx.clone();
             let unit = *unit;
             s.spawn(move || {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    rayon::scope(|_| work(&unit, placement))
-                }));
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match placement {
+                        Placement::Concurrent => in_own_thread(|| work(&unit, placement)),
+                        Placement::Alone => rayon::scope(|_| work(&unit, placement)),
+                    }));
                 let result = outcome.unwrap_or_else(|payload| {
                     let message = payload
                         .downcast_ref::<String>()

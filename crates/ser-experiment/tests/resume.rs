@@ -172,8 +172,16 @@ fn scheduler_runs_every_unit_once_within_the_slot_limit() {
         let running = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
         let seen = Mutex::new(Vec::new());
+        let pool_threads = rayon::current_num_threads();
         run_units(&units, slots, &|_| placement, &|u: &Unit, p| {
             assert_eq!(p, placement);
+            // Side by side, a unit's parallel loops run in a one-thread pool of its own; alone, on the
+            // whole global pool.
+            let want = match p {
+                Placement::Concurrent => 1,
+                Placement::Alone => pool_threads,
+            };
+            assert_eq!(rayon::current_num_threads(), want, "{p:?}");
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
             std::thread::sleep(std::time::Duration::from_millis(5));
