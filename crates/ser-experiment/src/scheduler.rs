@@ -12,9 +12,9 @@
 //! waits until they are free. A lone unit runs on the global pool, so its inner parallel loops spread over
 //! every core. A side-by-side unit runs in a one-thread pool of its own ([`in_own_thread`]), so its loops
 //! run in turn on that thread. Sharing the global pool instead lets one unit's worker steal the other's
-//! batch chunks and then wait in its own join behind them: in the full run of session 4 the L3h128 pairs
-//! ran about 17 % below the throughput measured for them, one unit of a pair going at solo speed while
-//! its partner crawled.
+//! batch chunks and then wait in its own join behind them: in the full run of session 4, L3h128 units of a
+//! pair took anywhere from 175 to 523 s where a steady pair takes 335 s (one unit at solo speed while its
+//! partner crawled), and the ten units took 9 % longer than steady pairs would have.
 
 use std::sync::mpsc;
 use std::time::Instant;
