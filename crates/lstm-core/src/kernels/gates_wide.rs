@@ -11,7 +11,7 @@
 //! Newton step, [`recip`], instead of divisions). Measured maximum absolute error
 //! over the whole f32 range (test `simd_math_error_bounds`): σ and tanh ≤ 1e-6 (in practice ~2e-7), and
 //! `exp` ≤ 4 ulp relative on [−87, 88]. Inputs are clamped to [−87, 88] before `exp`, so σ and tanh
-//! saturate instead of overflowing.
+//! saturate instead of overflowing; a NaN input gives NaN (test `nan_and_infinities`).
 
 use super::gates_scalar::{backward_cols, forward_cols};
 use super::{check_backward, check_forward, GateKernel, KernelKind};
@@ -51,10 +51,14 @@ fn store(s: &mut [f32], at: usize, v: f32x8) {
     s[at..at + LANES].copy_from_slice(v.as_array_ref());
 }
 
-/// e^x, clamped to x ∈ [−87, 88] (so the result is a normal float).
+/// e^x, clamped to x ∈ [−87, 88] (so the result is a normal float); NaN stays NaN.
+///
+/// The clamp is `maxps(−87, x)` then `minps(88, ·)`: with a NaN operand these instructions return
+/// their second operand, here `x`, so a NaN reaches the polynomial and the result. (`wide`'s `max` and
+/// `min` return the constant for a NaN `x`, which made σ(NaN) = 1 and tanh(NaN) = 1.)
 #[inline(always)]
 pub fn exp(x: f32x8) -> f32x8 {
-    let x = x.max(f32x8::splat(-87.0)).min(f32x8::splat(88.0));
+    let x = f32x8::splat(88.0).fast_min(f32x8::splat(-87.0).fast_max(x));
     let n = (x * f32x8::LOG2_E).round();
     // r = x − n·ln2, ln2 split into an exactly representable high part and a small correction.
     let r = n.mul_neg_add(f32x8::splat(0.693_359_4), x);
@@ -66,8 +70,9 @@ pub fn exp(x: f32x8) -> f32x8 {
         .mul_add(r, f32x8::splat(0.166_666_65))
         .mul_add(r, f32x8::splat(0.5));
     let y = p.mul_add(r * r, r) + f32x8::ONE;
-    // 2^n by writing n + 127 into the exponent bits (n ∈ [−126, 127] after the clamp).
-    let bits: i32x8 = (n.round_int() + i32x8::splat(127)) << 23;
+    // 2^n by writing n + 127 into the exponent bits (n ∈ [−126, 127] after the clamp, an integer
+    // already, so the plain conversion is exact; for NaN, y is NaN and so is the product).
+    let bits: i32x8 = (n.fast_round_int() + i32x8::splat(127)) << 23;
     y * bytemuck::cast::<i32x8, f32x8>(bits)
 }
 
@@ -120,6 +125,11 @@ fn forward_rows_impl(
         let cp_row = c_prev.map(|cp| &cp[r * hidden..(r + 1) * hidden]);
         let c_row = &mut c[r * hidden..(r + 1) * hidden];
         let h_row = &mut h[r * hidden..(r + 1) * hidden];
+        // Two sweeps over the row. The first computes the four gates and c_t; its exponentials are
+        // independent of each other, so the out-of-order core overlaps them. The second computes
+        // h_t = o ⊙ tanh(c_t) from the stored c_t and o. In one sweep, tanh(c_t) waits for three
+        // exponential chains of its own iteration and the reorder window fills with waiting work.
+        // The operations and their operands are the same either way, so the results are too.
         for j in (0..full).step_by(LANES) {
             let i = sigmoid(load(g_row, j) + load(bias, j));
             let f = sigmoid(load(g_row, hidden + j) + load(bias, hidden + j));
@@ -130,11 +140,13 @@ fn forward_rows_impl(
                 None => i * g,
             };
             store(c_row, j, cn);
-            store(h_row, j, o * tanh(cn));
             store(g_row, j, i);
             store(g_row, hidden + j, f);
             store(g_row, 2 * hidden + j, g);
             store(g_row, 3 * hidden + j, o);
+        }
+        for j in (0..full).step_by(LANES) {
+            store(h_row, j, load(g_row, 3 * hidden + j) * tanh(load(c_row, j)));
         }
         forward_cols(full..hidden, hidden, bias, g_row, cp_row, c_row, h_row);
     }
@@ -319,6 +331,48 @@ mod tests {
             "recip max rel error {worst:e}"
         );
         eprintln!("recip max rel error {worst:e}");
+    }
+
+    /// NaN in, NaN out (in every lane position); the infinities saturate like the exact functions.
+    #[test]
+    fn nan_and_infinities() {
+        for lane in 0..LANES {
+            let mut x = [0.5f32; LANES];
+            x[lane] = f32::NAN;
+            let v = f32x8::from(x);
+            for (name, y) in [("exp", exp(v)), ("sigmoid", sigmoid(v)), ("tanh", tanh(v))] {
+                let y = y.to_array();
+                assert!(y[lane].is_nan(), "{name}(NaN) = {} in lane {lane}", y[lane]);
+                assert!(y
+                    .iter()
+                    .enumerate()
+                    .all(|(l, v)| l == lane || v.is_finite()));
+            }
+        }
+        let v = f32x8::from([
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e30,
+            -1e30,
+            0.0,
+            -0.0,
+            88.0,
+            -87.0,
+        ]);
+        let (s, t) = (sigmoid(v).to_array(), tanh(v).to_array());
+        for l in 0..LANES {
+            let x = f64::from(v.to_array()[l]);
+            assert!(
+                (f64::from(s[l]) - 1.0 / (1.0 + (-x).exp())).abs() <= 1e-6,
+                "sigmoid({x}) = {}",
+                s[l]
+            );
+            assert!(
+                (f64::from(t[l]) - x.tanh()).abs() <= 1e-6,
+                "tanh({x}) = {}",
+                t[l]
+            );
+        }
     }
 
     /// Max |approx − exact| of σ and tanh over (a strided sweep of) every finite f32, and relative error
