@@ -24,6 +24,8 @@ enum Command {
     BenchFeatures(commands::bench_features::Args),
     /// Time LSTM training and inference for the Table-1 shapes, side by side with PyTorch.
     BenchLstm(commands::bench_lstm::Args),
+    /// Time the fused gate passes alone (scalar and wide), best of many rounds.
+    BenchGates(commands::bench_gates::Args),
     /// Run a cargo-fuzz target (nightly) for N seconds and report executions, coverage and crashes.
     Fuzz(commands::fuzz::Args),
 }
@@ -33,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         Command::ReproduceTable1(args) => commands::reproduce_table1::run(args),
         Command::BenchFeatures(args) => commands::bench_features::run(args),
         Command::BenchLstm(args) => commands::bench_lstm::run(args),
+        Command::BenchGates(args) => commands::bench_gates::run(args),
         Command::Fuzz(args) => commands::fuzz::run(args),
     }
 }
