@@ -34,12 +34,10 @@ pub struct RunOptions {
     /// `Some(n)`: n units side by side without measuring; `None`: measure per shape.
     pub jobs: Option<usize>,
     pub verbosity: Verbosity,
-    /// Training steps timed per placement when measuring.
-    pub calibration_steps: usize,
 }
 
 impl RunOptions {
-    /// Defaults: data by precedence, `results/`, measured placement, bars, 3 calibration steps.
+    /// Defaults: data by precedence, `results/`, measured placement, bars.
     pub fn new(config: ExperimentConfig) -> Self {
         Self {
             config,
@@ -47,7 +45,6 @@ impl RunOptions {
             out: PathBuf::from("results"),
             jobs: None,
             verbosity: Verbosity::Normal,
-            calibration_steps: 3,
         }
     }
 }
@@ -197,18 +194,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
                 Some(1) => Placement::Alone,
                 Some(_) => Placement::Concurrent,
                 None => {
-                    let c = calibrate(
-                        &u.cell,
-                        &fold_data[0].data,
-                        &config.training,
-                        options.calibration_steps,
-                    );
+                    let c = calibrate(&u.cell, &fold_data[0].data, &config.training);
                     progress.println(&format!(
-                        "schedule L{}h{}: {:.1} ms/step alone, {:.1} ms/step each of a pair (pair throughput x{:.2}) -> {}",
+                        "schedule L{}h{}: {:.2} s/epoch alone, {:.2} s/epoch each of a pair (pair throughput x{:.2}) -> {}",
                         c.layers,
                         c.hidden,
-                        1e3 * c.alone_step_s,
-                        1e3 * c.pair_step_s,
+                        c.alone_epoch_s,
+                        c.pair_epoch_s,
                         c.pair_speedup,
                         c.placement.name()
                     ));
