@@ -16,7 +16,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use rand::{Rng, SeedableRng};
+mod common;
+
+use common::noise_split;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ser_experiment::cells::Cell;
 use ser_experiment::config::TrainingConfig;
@@ -92,17 +95,7 @@ fn rss_kib() -> Option<i64> {
 }
 
 fn split(n: usize, rng: &mut ChaCha8Rng) -> Split {
-    let mut s = Split::default();
-    for i in 0..n {
-        let frames = rng.gen_range(20..60);
-        s.inputs.push(
-            (0..frames * INPUT)
-                .map(|_| rng.gen_range(-1.0..1.0))
-                .collect(),
-        );
-        s.labels.push(i % 8);
-    }
-    s
+    noise_split(n, INPUT, 20..60, rng)
 }
 
 /// `(epoch, live heap bytes, VmRSS KiB)` at the end of every epoch of one training run; with

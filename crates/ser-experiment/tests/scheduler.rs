@@ -1,7 +1,10 @@
 //! The placement measurement: figures consistent with the decision rule on two threads, and `Alone`
 //! with NaN figures (no panic) when it cannot measure.
 
-use rand::{Rng, SeedableRng};
+mod common;
+
+use common::noise_split;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ser_experiment::cells::Cell;
 use ser_experiment::config::TrainingConfig;
@@ -12,17 +15,7 @@ const INPUT: usize = 13;
 
 /// Noise clips of 3..12 frames.
 fn split(n: usize, rng: &mut ChaCha8Rng) -> Split {
-    let mut s = Split::default();
-    for i in 0..n {
-        let frames = rng.gen_range(3..12);
-        s.inputs.push(
-            (0..frames * INPUT)
-                .map(|_| rng.gen_range(-1.0..1.0))
-                .collect(),
-        );
-        s.labels.push(i % 8);
-    }
-    s
+    noise_split(n, INPUT, 3..12, rng)
 }
 
 fn data() -> UnitData {

@@ -34,7 +34,9 @@ pub struct Args {
     /// First seed (default 0).
     #[arg(long)]
     seed: Option<u64>,
-    /// Units side by side; default: measured per LSTM shape (see ser_experiment::scheduler).
+    /// Units side by side; default: measured per LSTM shape (see ser_experiment::scheduler). The
+    /// measurement trains a few throw-away epochs per shape (43 s for all 15 cells on 24 actors, measured);
+    /// in short runs `--jobs 2` skips it (on this 2-core machine pairs were faster for every shape).
     #[arg(long)]
     jobs: Option<usize>,
     /// CI smoke run: actors present, reduced fold plan, L1h32 and L2h32-concat, 3 epochs.
