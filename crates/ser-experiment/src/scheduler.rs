@@ -4,10 +4,10 @@
 //! busy; two units side by side then finish sooner. For each LSTM shape (layers, hidden) with work to do,
 //! [`calibrate`] times one real training epoch (every batch of the first fold's training split in
 //! shuffled order, Adam, then the validation pass: [`train_model`] with one epoch) of one unit alone (the
-//! whole pool) and of two units side by side, and picks [`Placement::Concurrent`] when the pair's
-//! throughput beats the single unit's, else [`Placement::Alone`]. `--jobs N` skips the measurement: N
-//! units side by side (N = 1: one at a time). Results do not depend on the choice: a unit's seeds come
-//! from (seed, cell, fold) only, and `lstm-core` is bit-identical whatever the thread count.
+//! whole pool) and of two units side by side. It picks [`Placement::Alone`] only when one unit alone is
+//! more than 5 % faster, else [`Placement::Concurrent`]. `--jobs N` skips the measurement: N units side
+//! by side (N = 1: one at a time). Results do not depend on the choice: a unit's seeds come from (seed,
+//! cell, fold) only, and `lstm-core` is bit-identical whatever the thread count.
 //!
 //! Why a whole epoch, averaged, and why a tie goes to the pair: until session 7 the calibration timed
 //! three steps on one repeated batch, kept the best of two tries and wanted the pair 5 % ahead. Those steps
@@ -21,7 +21,7 @@
 //! side against 181–190 s one unit at a time (`--jobs 2` against `--jobs 1`, twice each). So the
 //! measurement is a whole epoch, the mean of several tries (the best of them flatters the lone unit), and
 //! the lone unit must be more than 5 % faster to be chosen.
-
+//!
 //! The dispatcher hands units out in order; a unit takes one slot (concurrent) or all slots (alone) and
 //! waits until they are free. A lone unit runs on the global pool, so its inner parallel loops spread over
 //! every core. A side-by-side unit runs in a one-thread pool of its own ([`in_own_thread`]), so its loops
@@ -78,8 +78,9 @@ pub struct Calibration {
 /// Times one training epoch of `cell` on `data` (see module docs) alone and as a pair, in turn, at least
 /// [`MIN_TRIES`] times each and until each placement has run for [`MIN_SECONDS`] (short epochs of small
 /// models are noisy), at most [`MAX_TRIES`] times, and decides on the means: `Concurrent` unless the
-/// lone unit is more than 5 % faster (`pair_speedup ≥ 0.95`). The test clips are not classified. With fewer than 2 pool threads, or when a measurement fails (say the epoch
-/// hits a non-finite loss): `Alone`, and the figures are NaN; the unit itself will then report the error.
+/// lone unit is more than 5 % faster (`pair_speedup ≥ 0.95`). The test clips are not classified. With
+/// fewer than 2 pool threads, or when a measurement fails (say the epoch hits a non-finite loss): `Alone`,
+/// and the figures are NaN; the unit itself will then report the error.
 pub fn calibrate(cell: &Cell, data: &UnitData, training: &TrainingConfig) -> Calibration {
     let threads = rayon::current_num_threads();
     let mut calibration = Calibration {
