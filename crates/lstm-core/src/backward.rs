@@ -119,7 +119,7 @@ fn backward_unit<T: Real>(
     let in_k = cfg.layer_input_size(k);
     let w_hh = &ctx.params[ranges.weight_hh.clone()];
     let mut dg = std::mem::take(&mut ws.gates[u]);
-    let (c, hs) = (&ws.c[u], &ws.h[u]);
+    let (c, tanh_c, hs) = (&ws.c[u], &ws.tanh_c[u], &ws.h[u]);
     // This direction's output gradient [n, H]: natural rows forward, reversed rows reverse.
     let dh_src: &[T] = if cfg.bidirectional {
         &ws.dh_split[d * n * h..(d + 1) * n * h]
@@ -151,7 +151,7 @@ fn backward_unit<T: Real>(
             h,
             dg_t,
             c_prev,
-            &c[off * h..(off + bt) * h],
+            &tanh_c[off * h..(off + bt) * h],
             dh_out,
             &ws.dh_rec[..bt * h],
             &mut ws.dc[..bt * h],

@@ -96,13 +96,13 @@ impl ChunkPlan {
 /// Everything one chunk keeps from forward for backward, plus backward scratch. Buffers only grow.
 ///
 /// Kept per frame for backward (bytes per frame = this × `size_of::<T>()`): the input `I`, and per layer
-/// the activated gates `4H`, the cell `H` and the output `H` — `I + 6H·L` values — plus, with dropout,
-/// the dropped input and its mask (`2H`) for every layer above the first.
+/// the activated gates `4H`, the cell `H`, its tanh `H` and the output `H` — `I + 7H·L` values — plus,
+/// with dropout, the dropped input and its mask (`2H`) for every layer above the first.
 ///
 /// Bidirectional (D = 2, buffers indexed by unit `u = D·k + d`; the reverse direction's rows are in
-/// reversed order, see [`crate::reverse`]): `I + 12H·L + 4H·(L − 1)` values — both directions' gates, cell
-/// and output, plus the concatenated `[n, 2H]` output of every layer below the top — plus, with dropout,
-/// `4H` (dropped input and mask, `2H` wide) for every layer above the first.
+/// reversed order, see [`crate::reverse`]): `I + 14H·L + 4H·(L − 1)` values — both directions' gates,
+/// cell, tanh of the cell and output, plus the concatenated `[n, 2H]` output of every layer below the
+/// top — plus, with dropout, `4H` (dropped input and mask, `2H` wide) for every layer above the first.
 #[derive(Debug, Default)]
 pub struct ChunkWorkspace<T> {
     /// Gathered layer-0 input `[n, I]`.
@@ -111,6 +111,9 @@ pub struct ChunkWorkspace<T> {
     pub gates: Vec<Vec<T>>,
     /// Per layer: cell states `[n, H]`.
     pub c: Vec<Vec<T>>,
+    /// Per layer, training only (empty in inference): tanh of the cell states `[n, H]`, which backward
+    /// reads instead of evaluating tanh again.
+    pub tanh_c: Vec<Vec<T>>,
     /// Per layer: outputs `[n, H]`.
     pub h: Vec<Vec<T>>,
     /// Per layer ≥ 1 with dropout: dropped input `[n, DH]` and mask `[n, DH]` (0 or 1/(1−p)).
@@ -155,6 +158,7 @@ impl<T: Real> ChunkWorkspace<T> {
         for group in [
             &mut self.gates,
             &mut self.c,
+            &mut self.tanh_c,
             &mut self.h,
             &mut self.dropped,
             &mut self.mask,

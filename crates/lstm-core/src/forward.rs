@@ -7,6 +7,7 @@
 //!                                                   (W_ihᵀ packed once per pass, like W_hhᵀ)
 //!     for t = t0..t1:  G[t] += h_{t−1} · W_hhᵀ     one GEMM on the b_t active rows  [b_t, 4H]
 //!                      (i, f, g, o, c_t, h_t) = fused gate pass over G[t] + b_ih + b_hh
+//!                      (training also keeps tanh(c_t) for backward)
 //! ```
 //! Rows of finished sequences are simply no longer part of the active prefix, so they cost nothing.
 //! The input projection runs block by block rather than once for all n rows so that each step's `G[t]`
@@ -86,7 +87,13 @@ pub(crate) fn forward_chunk<T: Real>(
     );
     let n = plan.rows();
     fit(&mut ws.x0, n * input);
-    for name in [&mut ws.gates, &mut ws.c, &mut ws.h, &mut ws.bias] {
+    for name in [
+        &mut ws.gates,
+        &mut ws.c,
+        &mut ws.tanh_c,
+        &mut ws.h,
+        &mut ws.bias,
+    ] {
         fit_layers(name, layers * dirs);
     }
     for name in [&mut ws.dropped, &mut ws.mask] {
@@ -102,6 +109,7 @@ pub(crate) fn forward_chunk<T: Real>(
     for u in 0..layers * dirs {
         fit(&mut ws.gates[u], gate_rows * 4 * h);
         fit(&mut ws.c[u], n * h);
+        fit(&mut ws.tanh_c[u], if ctx.keep_gates { n * h } else { 0 });
         fit(&mut ws.h[u], n * h);
         fit(&mut ws.bias[u], 4 * h);
     }
@@ -170,6 +178,7 @@ fn forward_unit<T: Real>(
     let mut gates = std::mem::take(&mut ws.gates[u]);
     let mut xrev = std::mem::take(&mut ws.xrev);
     let mut c = std::mem::take(&mut ws.c[u]);
+    let mut tanh_c = std::mem::take(&mut ws.tanh_c[u]);
     let mut hs = std::mem::take(&mut ws.h[u]);
     let x = direction_rows(d, ctx.layer_input(ws, k), &plan.rev_rows, in_k, &mut xrev);
     let block_rows = projection_block_rows::<T>(h);
@@ -256,11 +265,13 @@ fn forward_unit<T: Real>(
             c_prev,
             &mut c_now[..bt * h],
             &mut h_now[..bt * h],
+            ctx.keep_gates.then(|| &mut tanh_c[off * h..(off + bt) * h]),
         );
     }
     ws.xrev = xrev;
     ws.gates[u] = gates;
     ws.c[u] = c;
+    ws.tanh_c[u] = tanh_c;
     ws.h[u] = hs;
 }
 

@@ -61,12 +61,12 @@ struct Cached {
 /// fixed chunks of sequences (see [`crate::chunk`]) that run in parallel on rayon's pool; results are
 /// bit-identical for any thread count. Keep one `Lstm` per caller thread.
 ///
-/// Memory kept for backward per frame: `(I + 6·H·L)·size_of::<T>()` bytes (input; per layer gates 4H,
-/// cell H, output H), plus `2·H·size_of::<T>()` per layer above the first when dropout is active — e.g.
-/// 3 208 bytes for I = 34, H = 128, L = 1 in f32. Bidirectional: `(I + 12·H·L + 4·H·(L − 1))·size_of::<T>()`
-/// (both directions' gates, cells and outputs, plus every lower layer's concatenated `2H` output), plus
-/// `4·H·size_of::<T>()` per layer above the first with dropout — e.g. 6 280 bytes for I = 34, H = 128,
-/// L = 1 in f32. The reverse direction reuses the same machinery on time-reversed rows
+/// Memory kept for backward per frame: `(I + 7·H·L)·size_of::<T>()` bytes (input; per layer gates 4H,
+/// cell H, tanh of the cell H, output H), plus `2·H·size_of::<T>()` per layer above the first when dropout
+/// is active — e.g. 3 720 bytes for I = 34, H = 128, L = 1 in f32. Bidirectional:
+/// `(I + 14·H·L + 4·H·(L − 1))·size_of::<T>()` (both directions' gates, cells, tanh of the cells and
+/// outputs, plus every lower layer's concatenated `2H` output), plus `4·H·size_of::<T>()` per layer above
+/// the first with dropout — e.g. 7 304 bytes for I = 34, H = 128, L = 1 in f32. The reverse direction reuses the same machinery on time-reversed rows
 /// (see [`crate::reverse`]).
 #[derive(Debug)]
 pub struct Lstm<T: Real> {

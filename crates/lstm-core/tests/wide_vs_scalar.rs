@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_close, problem, rng, run};
-use lstm_core::kernels::{gates_scalar, gates_wide};
+use lstm_core::kernels::{gates_scalar, gates_wide, GateKernel};
 use lstm_core::{KernelKind, Lstm, LstmConfig};
 use proptest::prelude::*;
 use rand::Rng;
@@ -34,12 +34,25 @@ proptest! {
         let (mut g_s, mut g_w) = (pre.clone(), pre.clone());
         let (mut c_s, mut h_s) = (vec![f32::NAN; rows * h], vec![f32::NAN; rows * h]);
         let (mut c_w, mut h_w) = (vec![f32::NAN; rows * h], vec![f32::NAN; rows * h]);
-        gates_scalar::forward_rows(rows, h, &bias, &mut g_s, cp, &mut c_s, &mut h_s);
+        let (mut tc_s, mut tc_w) = (vec![f32::NAN; rows * h], vec![f32::NAN; rows * h]);
+        gates_scalar::forward_rows(rows, h, &bias, &mut g_s, cp, &mut c_s, &mut h_s, Some(&mut tc_s));
         let wide = gates_wide::kernel().expect("f32 has a wide kernel");
-        wide.forward(rows, h, &bias, &mut g_w, cp, &mut c_w, &mut h_w);
+        wide.forward(rows, h, &bias, &mut g_w, cp, &mut c_w, &mut h_w, Some(&mut tc_w));
         assert_close("gates", &g_w, &g_s, 1e-5, KERNEL_ABS);
         assert_close("c", &c_w, &c_s, 1e-5, KERNEL_ABS);
         assert_close("h", &h_w, &h_s, 1e-5, KERNEL_ABS);
+        assert_close("tanh(c)", &tc_w, &tc_s, 1e-5, KERNEL_ABS);
+        // Inference (no tanh(c) kept) computes the same values, bit for bit, in both kernels.
+        for (name, kernel, want_c, want_h) in [
+            ("scalar", GateKernel::<f32>::scalar(), &c_s, &h_s),
+            ("wide", wide, &c_w, &h_w),
+        ] {
+            let mut g = pre.clone();
+            let (mut c, mut hh) = (vec![f32::NAN; rows * h], vec![f32::NAN; rows * h]);
+            kernel.forward(rows, h, &bias, &mut g, cp, &mut c, &mut hh, None);
+            prop_assert!(c.iter().zip(want_c).all(|(a, b)| a.to_bits() == b.to_bits()), "{} c", name);
+            prop_assert!(hh.iter().zip(want_h).all(|(a, b)| a.to_bits() == b.to_bits()), "{} h", name);
+        }
 
         let dh_out = rand_vec(&mut r, rows * h, 1.0);
         let dh_rec = rand_vec(&mut r, rows * h, 1.0);
@@ -48,8 +61,8 @@ proptest! {
         let (mut dc_s, mut dc_w) = (dc0.clone(), dc0.clone());
         // Same activations into both backward passes.
         let mut g_w2 = g_s.clone();
-        gates_scalar::backward_rows(rows, h, &mut g_s, cp, &c_s, dho, &dh_rec, &mut dc_s);
-        wide.backward(rows, h, &mut g_w2, cp, &c_s, dho, &dh_rec, &mut dc_w);
+        gates_scalar::backward_rows(rows, h, &mut g_s, cp, &tc_s, dho, &dh_rec, &mut dc_s);
+        wide.backward(rows, h, &mut g_w2, cp, &tc_s, dho, &dh_rec, &mut dc_w);
         assert_close("dgates", &g_w2, &g_s, 1e-5, KERNEL_ABS);
         assert_close("dc", &dc_w, &dc_s, 1e-5, KERNEL_ABS);
     }
@@ -110,7 +123,17 @@ fn nan_propagates_through_both_kernels() {
             ] {
                 let mut g = pre.clone();
                 let (mut c, mut hh) = (vec![0.0f32; rows * h], vec![0.0f32; rows * h]);
-                kernel.forward(rows, h, &bias, &mut g, Some(&c_prev), &mut c, &mut hh);
+                let mut tc = vec![0.0f32; rows * h];
+                kernel.forward(
+                    rows,
+                    h,
+                    &bias,
+                    &mut g,
+                    Some(&c_prev),
+                    &mut c,
+                    &mut hh,
+                    Some(&mut tc),
+                );
                 // The output gate feeds h only; i, f and g feed c and through it h.
                 assert!(
                     hh[h + col].is_nan(),
@@ -129,7 +152,7 @@ fn nan_propagates_through_both_kernels() {
                 );
                 let (dh_rec, mut dc) = (vec![0.3f32; rows * h], vec![0.1f32; rows * h]);
                 let mut dg = g.clone();
-                kernel.backward(rows, h, &mut dg, Some(&c_prev), &c, None, &dh_rec, &mut dc);
+                kernel.backward(rows, h, &mut dg, Some(&c_prev), &tc, None, &dh_rec, &mut dc);
                 assert!(
                     dg[4 * h + gate * h + col].is_nan(),
                     "{name}: NaN in gate {gate}, column {col} vanished in backward"

@@ -117,14 +117,18 @@ fn forward_rows_impl(
     c_prev: Option<&[f32]>,
     c: &mut [f32],
     h: &mut [f32],
+    mut tanh_c: Option<&mut [f32]>,
 ) {
-    check_forward(rows, hidden, bias, gates, c_prev, c, h);
+    check_forward(rows, hidden, bias, gates, c_prev, c, h, tanh_c.as_deref());
     let full = hidden / LANES * LANES;
     for r in 0..rows {
         let g_row = &mut gates[r * 4 * hidden..(r + 1) * 4 * hidden];
         let cp_row = c_prev.map(|cp| &cp[r * hidden..(r + 1) * hidden]);
         let c_row = &mut c[r * hidden..(r + 1) * hidden];
         let h_row = &mut h[r * hidden..(r + 1) * hidden];
+        let mut tc_row = tanh_c
+            .as_deref_mut()
+            .map(|tc| &mut tc[r * hidden..(r + 1) * hidden]);
         // Two sweeps over the row. The first computes the four gates and c_t; its exponentials are
         // independent of each other, so the out-of-order core overlaps them. The second computes
         // h_t = o ⊙ tanh(c_t) from the stored c_t and o. In one sweep, tanh(c_t) waits for three
@@ -145,10 +149,30 @@ fn forward_rows_impl(
             store(g_row, 2 * hidden + j, g);
             store(g_row, 3 * hidden + j, o);
         }
-        for j in (0..full).step_by(LANES) {
-            store(h_row, j, load(g_row, 3 * hidden + j) * tanh(load(c_row, j)));
+        match tc_row.as_deref_mut() {
+            Some(tc_row) => {
+                for j in (0..full).step_by(LANES) {
+                    let tc = tanh(load(c_row, j));
+                    store(tc_row, j, tc);
+                    store(h_row, j, load(g_row, 3 * hidden + j) * tc);
+                }
+            }
+            None => {
+                for j in (0..full).step_by(LANES) {
+                    store(h_row, j, load(g_row, 3 * hidden + j) * tanh(load(c_row, j)));
+                }
+            }
         }
-        forward_cols(full..hidden, hidden, bias, g_row, cp_row, c_row, h_row);
+        forward_cols(
+            full..hidden,
+            hidden,
+            bias,
+            g_row,
+            cp_row,
+            c_row,
+            h_row,
+            tc_row,
+        );
     }
 }
 
@@ -158,19 +182,19 @@ fn backward_rows_impl(
     hidden: usize,
     gates: &mut [f32],
     c_prev: Option<&[f32]>,
-    c: &[f32],
+    tanh_c: &[f32],
     dh_out: Option<&[f32]>,
     dh_rec: &[f32],
     dc: &mut [f32],
 ) {
-    check_backward(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc);
+    check_backward(rows, hidden, gates, c_prev, tanh_c, dh_out, dh_rec, dc);
     let full = hidden / LANES * LANES;
     let one = f32x8::ONE;
     for r in 0..rows {
         let row = r * hidden..(r + 1) * hidden;
         let g_row = &mut gates[r * 4 * hidden..(r + 1) * 4 * hidden];
         let cp_row = c_prev.map(|cp| &cp[row.clone()]);
-        let c_row = &c[row.clone()];
+        let tc_row = &tanh_c[row.clone()];
         let dho_row = dh_out.map(|d| &d[row.clone()]);
         let dhr_row = &dh_rec[row.clone()];
         let dc_row = &mut dc[row];
@@ -183,7 +207,7 @@ fn backward_rows_impl(
                 Some(d) => load(dhr_row, j) + load(d, j),
                 None => load(dhr_row, j),
             };
-            let tc = tanh(load(c_row, j));
+            let tc = load(tc_row, j);
             let d_o = dh * tc;
             let dcn = (dh * o).mul_add(one - tc * tc, load(dc_row, j));
             let cp = match cp_row {
@@ -201,7 +225,7 @@ fn backward_rows_impl(
             hidden,
             g_row,
             cp_row,
-            c_row,
+            tc_row,
             dho_row,
             dhr_row,
             dc_row,
@@ -221,8 +245,9 @@ pub fn forward_rows(
     c_prev: Option<&[f32]>,
     c: &mut [f32],
     h: &mut [f32],
+    tanh_c: Option<&mut [f32]>,
 ) {
-    forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h)
+    forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h, tanh_c)
 }
 
 /// Backward pass over `rows` rows (see [`crate::kernels::BackwardFn`]), compiled for the build target.
@@ -234,12 +259,12 @@ pub fn backward_rows(
     hidden: usize,
     gates: &mut [f32],
     c_prev: Option<&[f32]>,
-    c: &[f32],
+    tanh_c: &[f32],
     dh_out: Option<&[f32]>,
     dh_rec: &[f32],
     dc: &mut [f32],
 ) {
-    backward_rows_impl(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc)
+    backward_rows_impl(rows, hidden, gates, c_prev, tanh_c, dh_out, dh_rec, dc)
 }
 
 /// The same passes compiled with AVX2 + FMA enabled; reachable only through [`kernel`], which checks the CPU.
@@ -254,8 +279,9 @@ mod avx2 {
         c_prev: Option<&[f32]>,
         c: &mut [f32],
         h: &mut [f32],
+        tanh_c: Option<&mut [f32]>,
     ) {
-        super::forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h)
+        super::forward_rows_impl(rows, hidden, bias, gates, c_prev, c, h, tanh_c)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -264,12 +290,12 @@ mod avx2 {
         hidden: usize,
         gates: &mut [f32],
         c_prev: Option<&[f32]>,
-        c: &[f32],
+        tanh_c: &[f32],
         dh_out: Option<&[f32]>,
         dh_rec: &[f32],
         dc: &mut [f32],
     ) {
-        super::backward_rows_impl(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc)
+        super::backward_rows_impl(rows, hidden, gates, c_prev, tanh_c, dh_out, dh_rec, dc)
     }
 
     pub(super) fn forward_rows(
@@ -280,9 +306,10 @@ mod avx2 {
         c_prev: Option<&[f32]>,
         c: &mut [f32],
         h: &mut [f32],
+        tanh_c: Option<&mut [f32]>,
     ) {
         // SAFETY: this function is only handed out by `kernel()` after detecting avx2 and fma at run time.
-        unsafe { forward_rows_avx2(rows, hidden, bias, gates, c_prev, c, h) }
+        unsafe { forward_rows_avx2(rows, hidden, bias, gates, c_prev, c, h, tanh_c) }
     }
 
     pub(super) fn backward_rows(
@@ -290,13 +317,13 @@ mod avx2 {
         hidden: usize,
         gates: &mut [f32],
         c_prev: Option<&[f32]>,
-        c: &[f32],
+        tanh_c: &[f32],
         dh_out: Option<&[f32]>,
         dh_rec: &[f32],
         dc: &mut [f32],
     ) {
         // SAFETY: this function is only handed out by `kernel()` after detecting avx2 and fma at run time.
-        unsafe { backward_rows_avx2(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc) }
+        unsafe { backward_rows_avx2(rows, hidden, gates, c_prev, tanh_c, dh_out, dh_rec, dc) }
     }
 }
 

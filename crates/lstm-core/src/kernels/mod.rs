@@ -6,13 +6,15 @@
 //! **Forward** (per row, per column j < H), with `a = gates + bias` the pre-activations:
 //! ```text
 //! i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
-//! c' = f ⊙ c + i ⊙ g        h' = o ⊙ tanh(c')
+//! c' = f ⊙ c + i ⊙ g        τ = tanh(c')        h' = o ⊙ τ
 //! ```
-//! The activated `i, f, g, o` overwrite the pre-activations (kept for backward).
+//! The activated `i, f, g, o` overwrite the pre-activations (kept for backward). In training the pass
+//! also stores τ, so that backward does not evaluate tanh a second time on the same c'.
 //!
-//! **Backward** (per row, per column), from `dh` (= upstream + recurrent) and `dc` (recurrent):
+//! **Backward** (per row, per column), from `dh` (= upstream + recurrent), `dc` (recurrent) and the
+//! stored τ = tanh(c'):
 //! ```text
-//! τ = tanh(c')   do = dh ⊙ τ   dc ← dc + dh ⊙ o ⊙ (1 − τ²)
+//! do = dh ⊙ τ   dc ← dc + dh ⊙ o ⊙ (1 − τ²)
 //! di = dc ⊙ g   df = dc ⊙ c   dg = dc ⊙ i   dc_prev = dc ⊙ f
 //! da_i = di·i(1−i)   da_f = df·f(1−f)   da_g = dg·(1−g²)   da_o = do·o(1−o)
 //! ```
@@ -69,7 +71,8 @@ static COUNTERS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 /// Forward fused pass over `rows` rows; see the module docs for the equations.
 ///
 /// `bias: [4H]` (b_ih + b_hh), `gates: [rows, 4H]` row-major (x·W_ihᵀ + h·W_hhᵀ in, activations out),
-/// `c_prev: [rows, H]` (None = zero state), `c, h: [rows, H]` outputs.
+/// `c_prev: [rows, H]` (None = zero state), `c, h: [rows, H]` outputs, `tanh_c: [rows, H]` optional
+/// output τ = tanh(c') (None in inference).
 pub type ForwardFn<T> = fn(
     rows: usize,
     hidden: usize,
@@ -78,19 +81,21 @@ pub type ForwardFn<T> = fn(
     c_prev: Option<&[T]>,
     c: &mut [T],
     h: &mut [T],
+    tanh_c: Option<&mut [T]>,
 );
 
 /// Backward fused pass over `rows` rows; see the module docs for the equations.
 ///
 /// `gates: [rows, 4H]` (activations in, pre-activation gradients out), `c_prev: [rows, H]` (None = zero
-/// state), `c: [rows, H]` this step's cell, `dh_out: [rows, H]` upstream gradient of the output (None = 0),
-/// `dh_rec: [rows, H]` gradient arriving through the recurrence, `dc: [rows, H]` dL/dc' in, dL/dc out.
+/// state), `tanh_c: [rows, H]` τ = tanh(c') of this step as stored by the forward pass, `dh_out: [rows, H]`
+/// upstream gradient of the output (None = 0), `dh_rec: [rows, H]` gradient arriving through the
+/// recurrence, `dc: [rows, H]` dL/dc' in, dL/dc out.
 pub type BackwardFn<T> = fn(
     rows: usize,
     hidden: usize,
     gates: &mut [T],
     c_prev: Option<&[T]>,
-    c: &[T],
+    tanh_c: &[T],
     dh_out: Option<&[T]>,
     dh_rec: &[T],
     dc: &mut [T],
@@ -133,8 +138,9 @@ impl<T: Real> GateKernel<T> {
         c_prev: Option<&[T]>,
         c: &mut [T],
         h: &mut [T],
+        tanh_c: Option<&mut [T]>,
     ) {
-        (self.forward)(rows, hidden, bias, gates, c_prev, c, h)
+        (self.forward)(rows, hidden, bias, gates, c_prev, c, h, tanh_c)
     }
 
     /// Runs the backward pass (see [`BackwardFn`]).
@@ -148,12 +154,12 @@ impl<T: Real> GateKernel<T> {
         hidden: usize,
         gates: &mut [T],
         c_prev: Option<&[T]>,
-        c: &[T],
+        tanh_c: &[T],
         dh_out: Option<&[T]>,
         dh_rec: &[T],
         dc: &mut [T],
     ) {
-        (self.backward)(rows, hidden, gates, c_prev, c, dh_out, dh_rec, dc)
+        (self.backward)(rows, hidden, gates, c_prev, tanh_c, dh_out, dh_rec, dc)
     }
 
     /// Counts one use (one layer of one batch chunk) for [`KernelKind::invocations`].
@@ -180,6 +186,7 @@ pub(crate) fn check_forward<T>(
     c_prev: Option<&[T]>,
     c: &[T],
     h: &[T],
+    tanh_c: Option<&[T]>,
 ) {
     assert!(
         bias.len() >= 4 * hidden,
@@ -198,6 +205,14 @@ pub(crate) fn check_forward<T>(
         "gate kernel: c/h shorter than rows·H = {}",
         rows * hidden
     );
+    if let Some(tc) = tanh_c {
+        assert!(
+            tc.len() >= rows * hidden,
+            "gate kernel: tanh_c has {} values, need rows·H = {}",
+            tc.len(),
+            rows * hidden
+        );
+    }
     if let Some(cp) = c_prev {
         assert!(
             cp.len() >= rows * hidden,
@@ -218,7 +233,7 @@ pub(crate) fn check_backward<T>(
     hidden: usize,
     gates: &[T],
     c_prev: Option<&[T]>,
-    c: &[T],
+    tanh_c: &[T],
     dh_out: Option<&[T]>,
     dh_rec: &[T],
     dc: &[T],
@@ -231,8 +246,8 @@ pub(crate) fn check_backward<T>(
         4 * n
     );
     assert!(
-        c.len() >= n && dh_rec.len() >= n && dc.len() >= n,
-        "gate kernel: c/dh_rec/dc shorter than rows·H = {n}"
+        tanh_c.len() >= n && dh_rec.len() >= n && dc.len() >= n,
+        "gate kernel: tanh_c/dh_rec/dc shorter than rows·H = {n}"
     );
     if let Some(cp) = c_prev {
         assert!(
