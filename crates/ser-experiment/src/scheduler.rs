@@ -24,7 +24,7 @@
 //!
 //! The dispatcher hands units out in order; a unit takes one slot (concurrent) or all slots (alone) and
 //! waits until they are free. A lone unit runs on the global pool, so its inner parallel loops spread over
-//! every core. A side-by-side unit runs in a one-thread pool of its own ([`in_own_thread`]), so its loops
+//! every core. A side-by-side unit runs in a one-thread pool of its own (`in_own_thread`), so its loops
 //! run in turn on that thread. Sharing the global pool instead lets one unit's worker steal the other's
 //! batch chunks and then wait in its own join behind them: in the full run of session 4, L3h128 units of a
 //! pair took anywhere from 175 to 523 s where a steady pair takes 335 s (one unit at solo speed while its

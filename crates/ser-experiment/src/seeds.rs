@@ -4,7 +4,7 @@
 //! `unit = first 8 bytes (LE) of SHA-256("ser-experiment unit v1" ‖ seed ‖ cell name ‖ fold)`, so its result
 //! does not depend on which other units run, in what order, or on how many threads. Inside a unit,
 //! the streams (initialisation, shuffling, dropout of step `s` of epoch `e`) are split off with
-//! [`derive`], a SplitMix64 finaliser over the unit seed, a stream tag and two counters.
+//! [`derive()`], a SplitMix64 finaliser over the unit seed, a stream tag and two counters.
 
 use sha2::{Digest, Sha256};
 
@@ -24,7 +24,7 @@ pub fn unit_seed(seed: u64, cell: &Cell, fold: usize) -> u64 {
     u64::from_le_bytes(first)
 }
 
-/// Stream tags for [`derive`].
+/// Stream tags for [`derive()`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Stream {

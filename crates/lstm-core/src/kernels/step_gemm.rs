@@ -8,7 +8,7 @@
 //! C[m×n] (+)= A[m×k] · B[k×n],   B stored as panels P[p][kk][0..16] = B[kk][16p + 0..16] (zero padded)
 //! ```
 //! Only `f32` on x86-64 with AVX2+FMA uses it ([`Real::step_matmul`](crate::Real) reports availability);
-//! everything else calls [`crate::gemm`] on the unpacked weights.
+//! everything else calls [`crate::gemm()`] on the unpacked weights.
 
 use crate::real::Real;
 

@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(value_name = "MODEL")]
     model: Option<PathBuf>,
 
-    /// RAVDESS-style folder or CSV list path,label[,speaker].
+    /// RAVDESS-style folder or CSV list `path,label[,speaker]`.
     #[arg(long, value_name = "DIR|CSV")]
     data: PathBuf,
 

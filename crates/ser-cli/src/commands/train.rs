@@ -47,7 +47,7 @@ Examples:
 CSV list: one clip per line, `path,label[,speaker]`, optional header `path,label,speaker`; paths
 relative to the CSV's folder; labels: neutral calm happy sad angry fearful disgust surprised.")]
 pub struct Args {
-    /// RAVDESS-style folder (03-01-EE-II-SS-RR-AA.wav names) or CSV list path,label[,speaker].
+    /// RAVDESS-style folder (03-01-EE-II-SS-RR-AA.wav names) or CSV list `path,label[,speaker]`.
     #[arg(long, value_name = "DIR|CSV")]
     data: PathBuf,
 
