@@ -1,6 +1,12 @@
 //! `cargo xtask bench-lstm`: training and inference throughput of lstm-core for the nine Table-1 shapes,
 //! side by side with PyTorch (`../shared/peers/torch_lstm_bench.py`) in the same run.
 //!
+//! The run has `--rounds` rounds (default 3). Each round measures the FMA peak, then both sides on all
+//! shapes, PyTorch first in odd rounds and ours first in even ones, so that a drift of the machine's speed
+//! during the run does not favour one side. The table gives, per shape, the median over rounds of each
+//! throughput and the median of the per-round ratios, with their range (min–max over rounds): a ratio
+//! compares two measurements taken at most a minute apart.
+//!
 //! Our training step = forward (training mode) + BPTT with a gradient on the last layer's h_n + a plain
 //! SGD update of every parameter; PyTorch's step = forward + backward + Adam on the same LSTM plus an
 //! 8-way Linear head (negligible work). Both use 2 threads by default and report the median of 5 timed
@@ -40,6 +46,41 @@ pub struct Args {
     /// Timed repetitions per measurement (median reported).
     #[arg(long, default_value_t = 5)]
     reps: usize,
+    /// Rounds of (FMA peak, PyTorch, ours), the order of the two sides alternating; medians reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// Nine Table-1 LSTM shapes `(layers, hidden)`, in table order.
+fn shapes() -> impl Iterator<Item = (usize, usize)> {
+    (1..=3).flat_map(|layers| [32, 64, 128].map(|hidden| (layers, hidden)))
+}
+
+/// One round: the FMA peak, ours per shape (table order), and PyTorch's rows when it ran.
+struct Round {
+    peak: f64,
+    ours: Vec<Ours>,
+    torch: Option<Vec<TorchRow>>,
+}
+
+/// Median of `values` (upper median for an even count); NaN when empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+/// `"median (min–max)"` of per-round ratios, or just the median for one round.
+fn ratio_cell(ratios: &[f64]) -> String {
+    let mid = median(ratios.to_vec());
+    if ratios.len() < 2 {
+        return format!("{mid:.2}");
+    }
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{mid:.2} ({lo:.2}–{hi:.2})")
 }
 
 struct Ours {
@@ -52,15 +93,15 @@ struct Ours {
 fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
     f();
-    let mut ts: Vec<f64> = (0..reps.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    ts.sort_by(|a, b| a.total_cmp(b));
-    ts[ts.len() / 2]
+    median(
+        (0..reps.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
 }
 
 fn train_flops_per_frame(c: &LstmConfig) -> f64 {
@@ -224,26 +265,16 @@ fn torch_rows(python: &str, batch: usize, frames: usize) -> anyhow::Result<Vec<T
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.batch > 0 && args.frames > 0,
-        "--batch and --frames must be positive"
+        args.batch > 0 && args.frames > 0 && args.rounds > 0,
+        "--batch, --frames and --rounds must be positive"
     );
     let (cores, ghz, nominal) = fp32_peak();
-    let torch = if args.no_peer {
-        None
-    } else {
-        let python = args
-            .python
+    let python = (!args.no_peer).then(|| {
+        args.python
             .clone()
             .or_else(|| std::env::var("SER_PYTHON").ok())
-            .unwrap_or_else(|| "python3".into());
-        match torch_rows(&python, args.batch, args.frames) {
-            Ok(rows) => Some(rows),
-            Err(e) => {
-                println!("PyTorch side skipped: {e:#}");
-                None
-            }
-        }
-    };
+            .unwrap_or_else(|| "python3".into())
+    });
     let x: Vec<f32> = (0..args.batch * args.frames * INPUT)
         .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 3.0)
         .collect();
@@ -255,40 +286,113 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &vec![args.frames; args.batch],
     );
     let kernel = Lstm::<f32>::new(LstmConfig::new(INPUT, 8, 1)).kernel();
-    let peak = measured_fma_peak();
+    let mut peer_error = None;
+    let mut rounds: Vec<Round> = Vec::with_capacity(args.rounds);
+    for round in 0..args.rounds {
+        eprintln!("bench-lstm: round {} of {}", round + 1, args.rounds);
+        let peak = measured_fma_peak();
+        let mut run_peer = || match (&python, &peer_error) {
+            (Some(python), None) => match torch_rows(python, args.batch, args.frames) {
+                Ok(rows) => Some(rows),
+                Err(e) => {
+                    peer_error = Some(format!("{e:#}"));
+                    None
+                }
+            },
+            _ => None,
+        };
+        let run_ours = || -> Vec<Ours> {
+            shapes()
+                .map(|(layers, hidden)| measure(layers, hidden, &batch, args.reps))
+                .collect()
+        };
+        let (torch, ours) = if round % 2 == 0 {
+            let torch = run_peer();
+            (torch, run_ours())
+        } else {
+            let ours = run_ours();
+            (run_peer(), ours)
+        };
+        rounds.push(Round { peak, ours, torch });
+    }
+    if let Some(e) = &peer_error {
+        println!("PyTorch side skipped: {e}");
+    }
+    let peaks: Vec<f64> = rounds.iter().map(|r| r.peak).collect();
+    let peak = median(peaks.clone());
+    let (peak_lo, peak_hi) = (
+        peaks.iter().copied().fold(f64::INFINITY, f64::min),
+        peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
     println!(
-        "lstm-core vs PyTorch: batch {} × {} frames, input {INPUT}, {} rayon threads, kernel {kernel:?}; FP32 peak {peak:.0} GFLOP/s measured (FMA loop on every thread; nominal {nominal:.0} = {cores} cores × 2 FMA × 8 lanes × 2 × {ghz:.2} GHz from /proc/cpuinfo)",
+        "lstm-core vs PyTorch: batch {} × {} frames, input {INPUT}, {} rayon threads, kernel {kernel:?}, {} round(s), medians over rounds; FP32 peak {peak:.0} GFLOP/s measured ({peak_lo:.0}–{peak_hi:.0}; FMA loop on every thread; nominal {nominal:.0} = {cores} cores × 2 FMA × 8 lanes × 2 × {ghz:.2} GHz from /proc/cpuinfo)",
         args.batch,
         args.frames,
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        args.rounds,
     );
-    println!("| shape    | ours train fr/s | ours infer fr/s | train GFLOP/s | % peak | torch train fr/s | train × | torch infer fr/s | infer × |");
-    println!("|----------|----------------:|----------------:|--------------:|-------:|-----------------:|--------:|-----------------:|--------:|");
-    for layers in 1..=3 {
-        for hidden in [32, 64, 128] {
-            let ours = measure(layers, hidden, &batch, args.reps);
-            let peer = torch.as_ref().and_then(|rows| {
-                rows.iter()
-                    .find(|(k, _)| *k == (layers, hidden))
-                    .map(|(_, v)| *v)
-            });
-            let (tt, tr, ti, ir) = match peer {
-                Some((t, i)) => (
-                    format!("{t:.0}"),
-                    format!("{:.2}", ours.train / t),
-                    format!("{i:.0}"),
-                    format!("{:.2}", ours.infer / i),
-                ),
-                None => ("-".into(), "-".into(), "-".into(), "-".into()),
-            };
-            println!(
-                "| L{layers}h{hidden:<5} | {:>15.0} | {:>15.0} | {:>13.1} | {:>5.1}% | {tt:>16} | {tr:>7} | {ti:>16} | {ir:>7} |",
-                ours.train,
-                ours.infer,
-                ours.gflops,
-                100.0 * ours.gflops / peak.max(1e-9)
-            );
-        }
+    println!("| shape    | ours train fr/s | ours infer fr/s | train GFLOP/s | % peak | torch train fr/s | train ×           | torch infer fr/s | infer ×           |");
+    println!("|----------|----------------:|----------------:|--------------:|-------:|-----------------:|------------------:|-----------------:|------------------:|");
+    for (s, (layers, hidden)) in shapes().enumerate() {
+        let column =
+            |f: &dyn Fn(&Ours) -> f64| median(rounds.iter().map(|r| f(&r.ours[s])).collect());
+        let (train, infer, gflops) = (
+            column(&|o| o.train),
+            column(&|o| o.infer),
+            column(&|o| o.gflops),
+        );
+        // Per round: PyTorch's (train, infer) for this shape, when it ran.
+        let peer: Vec<(f64, f64, &Ours)> = rounds
+            .iter()
+            .filter_map(|r| {
+                let rows = r.torch.as_ref()?;
+                let (_, v) = rows.iter().find(|(k, _)| *k == (layers, hidden))?;
+                Some((v.0, v.1, &r.ours[s]))
+            })
+            .collect();
+        let (tt, tr, ti, ir) = if peer.is_empty() {
+            ("-".into(), "-".into(), "-".into(), "-".into())
+        } else {
+            let train_ratios: Vec<f64> = peer.iter().map(|(t, _, o)| o.train / t).collect();
+            let infer_ratios: Vec<f64> = peer.iter().map(|(_, i, o)| o.infer / i).collect();
+            (
+                format!("{:.0}", median(peer.iter().map(|p| p.0).collect())),
+                ratio_cell(&train_ratios),
+                format!("{:.0}", median(peer.iter().map(|p| p.1).collect())),
+                ratio_cell(&infer_ratios),
+            )
+        };
+        println!(
+            "| L{layers}h{hidden:<5} | {train:>15.0} | {infer:>15.0} | {gflops:>13.1} | {:>5.1}% | {tt:>16} | {tr:>17} | {ti:>16} | {ir:>17} |",
+            100.0 * gflops / peak.max(1e-9)
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_is_the_middle_value() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 3.0);
+        assert!(median(Vec::new()).is_nan());
+    }
+
+    #[test]
+    fn ratio_cell_gives_median_and_range() {
+        assert_eq!(ratio_cell(&[1.5]), "1.50");
+        assert_eq!(ratio_cell(&[2.0, 1.0, 3.0]), "2.00 (1.00–3.00)");
+    }
+
+    #[test]
+    fn nine_table1_shapes_in_order() {
+        let all: Vec<_> = shapes().collect();
+        assert_eq!(all.len(), 9);
+        assert_eq!(all[0], (1, 32));
+        assert_eq!(all[5], (2, 128));
+        assert_eq!(all[8], (3, 128));
+    }
 }
