@@ -1,11 +1,13 @@
 //! `cargo xtask bench-lstm`: training and inference throughput of lstm-core for the nine Table-1 shapes,
 //! side by side with PyTorch (`../shared/peers/torch_lstm_bench.py`) in the same run.
 //!
-//! The run has `--rounds` rounds (default 3). Each round measures the FMA peak, then both sides on all
-//! shapes, PyTorch first in odd rounds and ours first in even ones, so that a drift of the machine's speed
-//! during the run does not favour one side. The table gives, per shape, the median over rounds of each
-//! throughput and the median of the per-round ratios, with their range (min–max over rounds): a ratio
-//! compares two measurements taken at most a minute apart.
+//! The run has `--rounds` rounds (default 3). Each round measures the FMA peak (from registers only) and
+//! the recurrent step product alone on one thread (its weights in L2: a cache-bound reference, see
+//! [`measured_step_product`]), then both sides on all shapes, PyTorch first in odd rounds and ours first
+//! in even ones, so that a drift of the machine's speed during the run does not favour one side. The
+//! table gives, per shape, the median over rounds of each throughput and the median of the per-round
+//! ratios, with their range (min–max over rounds): a ratio compares two measurements taken at most a
+//! minute apart.
 //!
 //! Our training step = forward (training mode) + BPTT with a gradient on the last layer's h_n + a plain
 //! SGD update of every parameter; PyTorch's step = forward + backward + Adam on the same LSTM plus an
@@ -59,6 +61,7 @@ fn shapes() -> impl Iterator<Item = (usize, usize)> {
 /// One round: the FMA peak, ours per shape (table order), and PyTorch's rows when it ran.
 struct Round {
     peak: f64,
+    step_product: Option<f64>,
     ours: Vec<Ours>,
     torch: Option<Vec<TorchRow>>,
 }
@@ -215,6 +218,38 @@ fn measured_fma_peak() -> f64 {
     best
 }
 
+/// One thread's rate, in GFLOP/s, of the recurrent step product at L·h128 (`[16×128]·[128×512]`
+/// against packed weights, 256 KB, which stay in this core's L2), best of 5 rounds of 2000 calls; `None`
+/// when the CPU has no AVX2+FMA kernel. Beside the FMA loop, which runs from registers only, it shows
+/// how fast the caches serve a kernel at the time of the run.
+fn measured_step_product() -> Option<f64> {
+    use lstm_core::kernels::step_gemm::{available, matmul_f32, PackedPanels};
+    if !available() {
+        return None;
+    }
+    let (m, k, n) = (16, 128, 512);
+    let a: Vec<f32> = (0..m * k)
+        .map(|i| ((i * 31 % 17) as f32 - 8.0) / 80.0)
+        .collect();
+    let w: Vec<f32> = (0..k * n)
+        .map(|i| ((i * 7 % 23) as f32 - 11.0) / 110.0)
+        .collect();
+    let mut packed = PackedPanels::default();
+    packed.pack(k, n, &w, n, 1);
+    let mut out = vec![0.0f32; m * n];
+    const CALLS: usize = 2000;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            matmul_f32(m, &a, k, &packed, &mut out, n, true);
+            std::hint::black_box(&mut out);
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Some(2.0 * (m * k * n * CALLS) as f64 / best / 1e9)
+}
+
 /// One PyTorch row: `(layers, hidden)` and `(train fr/s, infer fr/s)`.
 type TorchRow = ((usize, usize), (f64, f64));
 
@@ -291,6 +326,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for round in 0..args.rounds {
         eprintln!("bench-lstm: round {} of {}", round + 1, args.rounds);
         let peak = measured_fma_peak();
+        let step_product = measured_step_product();
         let mut run_peer = || match (&python, &peer_error) {
             (Some(python), None) => match torch_rows(python, args.batch, args.frames) {
                 Ok(rows) => Some(rows),
@@ -313,7 +349,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let ours = run_ours();
             (run_peer(), ours)
         };
-        rounds.push(Round { peak, ours, torch });
+        rounds.push(Round {
+            peak,
+            step_product,
+            ours,
+            torch,
+        });
     }
     if let Some(e) = &peer_error {
         println!("PyTorch side skipped: {e}");
@@ -324,8 +365,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         peaks.iter().copied().fold(f64::INFINITY, f64::min),
         peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max),
     );
+    let step_products: Vec<f64> = rounds.iter().filter_map(|r| r.step_product).collect();
+    let step_note = if step_products.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; step product alone {:.0} GFLOP/s on one thread ({:.0}–{:.0}; [16×128]·[128×512], weights in L2)",
+            median(step_products.clone()),
+            step_products.iter().copied().fold(f64::INFINITY, f64::min),
+            step_products.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        )
+    };
     println!(
-        "lstm-core vs PyTorch: batch {} × {} frames, input {INPUT}, {} rayon threads, kernel {kernel:?}, {} round(s), medians over rounds; FP32 peak {peak:.0} GFLOP/s measured ({peak_lo:.0}–{peak_hi:.0}; FMA loop on every thread; nominal {nominal:.0} = {cores} cores × 2 FMA × 8 lanes × 2 × {ghz:.2} GHz from /proc/cpuinfo)",
+        "lstm-core vs PyTorch: batch {} × {} frames, input {INPUT}, {} rayon threads, kernel {kernel:?}, {} round(s), medians over rounds; FP32 peak {peak:.0} GFLOP/s measured ({peak_lo:.0}–{peak_hi:.0}; FMA loop on every thread; nominal {nominal:.0} = {cores} cores × 2 FMA × 8 lanes × 2 × {ghz:.2} GHz from /proc/cpuinfo){step_note}",
         args.batch,
         args.frames,
         rayon::current_num_threads(),
