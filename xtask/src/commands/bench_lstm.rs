@@ -48,7 +48,8 @@ pub struct Args {
     /// Timed repetitions per measurement (median reported).
     #[arg(long, default_value_t = 5)]
     reps: usize,
-    /// Rounds of (FMA peak, PyTorch, ours), the order of the two sides alternating; medians reported.
+    /// Rounds of (FMA peak, step product alone, PyTorch, ours), the order of the two sides alternating;
+    /// medians reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
 }
@@ -75,14 +76,19 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// `(median, min, max)` of `values`; NaN and ±∞ when empty.
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (median(values.to_vec()), lo, hi)
+}
+
 /// `"median (min–max)"` of per-round ratios, or just the median for one round.
 fn ratio_cell(ratios: &[f64]) -> String {
-    let mid = median(ratios.to_vec());
+    let (mid, lo, hi) = spread(ratios);
     if ratios.len() < 2 {
         return format!("{mid:.2}");
     }
-    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     format!("{mid:.2} ({lo:.2}–{hi:.2})")
 }
 
@@ -360,20 +366,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("PyTorch side skipped: {e}");
     }
     let peaks: Vec<f64> = rounds.iter().map(|r| r.peak).collect();
-    let peak = median(peaks.clone());
-    let (peak_lo, peak_hi) = (
-        peaks.iter().copied().fold(f64::INFINITY, f64::min),
-        peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-    );
+    let (peak, peak_lo, peak_hi) = spread(&peaks);
     let step_products: Vec<f64> = rounds.iter().filter_map(|r| r.step_product).collect();
     let step_note = if step_products.is_empty() {
         String::new()
     } else {
+        let (mid, lo, hi) = spread(&step_products);
         format!(
-            "; step product alone {:.0} GFLOP/s on one thread ({:.0}–{:.0}; [16×128]·[128×512], weights in L2)",
-            median(step_products.clone()),
-            step_products.iter().copied().fold(f64::INFINITY, f64::min),
-            step_products.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            "; step product alone {mid:.0} GFLOP/s on one thread ({lo:.0}–{hi:.0}; [16×128]·[128×512], weights in L2)"
         )
     };
     println!(
@@ -437,6 +437,7 @@ mod tests {
     fn ratio_cell_gives_median_and_range() {
         assert_eq!(ratio_cell(&[1.5]), "1.50");
         assert_eq!(ratio_cell(&[2.0, 1.0, 3.0]), "2.00 (1.00–3.00)");
+        assert_eq!(spread(&[5.0, 2.0, 9.0, 4.0]), (5.0, 2.0, 9.0));
     }
 
     #[test]
