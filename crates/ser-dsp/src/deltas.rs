@@ -33,7 +33,11 @@ pub const DELTA_WIDTH: usize = 9;
 /// odd number `≤ min(width, n_frames)`, or `None` (all deltas 0) when that is below 3.
 pub fn effective_width(width: usize, n_frames: usize) -> Option<usize> {
     let w = width.min(n_frames);
-    let w = if w % 2 == 0 { w.saturating_sub(1) } else { w };
+    let w = if w.is_multiple_of(2) {
+        w.saturating_sub(1)
+    } else {
+        w
+    };
     (w >= 3).then_some(w)
 }
 

@@ -143,7 +143,7 @@ impl PowerStft {
         assert!(win_length > 0, "win_length must be positive");
         let offset = window_offset(win_length, framing.n_fft);
         let n = framing.n_fft;
-        let transform = if n % 2 == 0 {
+        let transform = if n.is_multiple_of(2) {
             let half = n / 2;
             Transform::Even {
                 fft: FftPlanner::<f32>::new().plan_fft_forward(half),

@@ -99,7 +99,7 @@ fn length_agrees_with_librosa_float_formula_but_for_whole_quotients() {
                 let librosa =
                     (n as f64 * (f64::from(rate_out) / f64::from(rate_in))).ceil() as usize;
                 let exact = resampled_len(n, rate_in, rate_out).unwrap();
-                let whole = (n as u64 * u64::from(rate_out)) % u64::from(rate_in) == 0;
+                let whole = (n as u64 * u64::from(rate_out)).is_multiple_of(u64::from(rate_in));
                 let what = format!("{n} samples, {rate_in} -> {rate_out} Hz");
                 if librosa != exact {
                     assert!(

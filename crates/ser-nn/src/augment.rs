@@ -74,7 +74,7 @@ impl SpecAugment {
     /// If `n_features` is 0 or does not divide `frames.len()`.
     pub fn apply<R: Rng>(&self, frames: &mut [f32], n_features: usize, rng: &mut R) {
         assert!(
-            n_features > 0 && frames.len() % n_features == 0,
+            n_features > 0 && frames.len().is_multiple_of(n_features),
             "SpecAugment::apply: frames must be [T, {n_features}]"
         );
         let n_frames = frames.len() / n_features;
