@@ -4,6 +4,8 @@
 //! `wide` picks its instructions at compile time from the target features. So that a default
 //! (x86-64-v1) build still gets AVX2 + FMA, every entry point is compiled twice: as plain code and inside a
 //! `#[target_feature(enable = "avx2,fma")]` function that [`kernel`] selects after run-time detection.
+//! On CPUs with AVX-512, [`kernel`] hands out [`super::gates_avx512`] instead: the same operations on 16
+//! lanes, bit-identical to this code.
 //!
 //! # Approximations and their error
 //! `exp`, `σ` and `tanh` are evaluated with the polynomials below (Cephes-style `expf` with a 2-constant
@@ -14,22 +16,34 @@
 //! saturate instead of overflowing; a NaN input gives NaN (test `nan_and_infinities`).
 
 use super::gates_scalar::{backward_cols, forward_cols};
+use super::isa::Isa;
 use super::{check_backward, check_forward, GateKernel, KernelKind};
 use wide::{f32x8, i32x8, CmpLt};
 
 const LANES: usize = 8;
 
-/// The SIMD kernel; its AVX2+FMA build when the running CPU supports both.
+/// The SIMD kernel for the [`Isa::selected`] instruction set: the AVX-512 build
+/// ([`super::gates_avx512`], bit-identical) or the AVX2+FMA build of this file's code, else its plain
+/// build.
 pub fn kernel() -> Option<GateKernel<f32>> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return Some(GateKernel {
-                kind: KernelKind::Wide,
-                forward: avx2::forward_rows,
-                backward: avx2::backward_rows,
-            });
+        match Isa::selected() {
+            Some(Isa::Avx512) => {
+                return Some(GateKernel {
+                    kind: KernelKind::Wide,
+                    forward: super::gates_avx512::forward_rows,
+                    backward: super::gates_avx512::backward_rows,
+                })
+            }
+            Some(Isa::Avx2) => {
+                return Some(GateKernel {
+                    kind: KernelKind::Wide,
+                    forward: avx2::forward_rows,
+                    backward: avx2::backward_rows,
+                })
+            }
+            None => {}
         }
     }
     Some(GateKernel {
@@ -269,7 +283,7 @@ pub fn backward_rows(
 
 /// The same passes compiled with AVX2 + FMA enabled; reachable only through [`kernel`], which checks the CPU.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(super) mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn forward_rows_avx2(
         rows: usize,
@@ -298,7 +312,7 @@ mod avx2 {
         super::backward_rows_impl(rows, hidden, gates, c_prev, tanh_c, dh_out, dh_rec, dc)
     }
 
-    pub(super) fn forward_rows(
+    pub(in crate::kernels) fn forward_rows(
         rows: usize,
         hidden: usize,
         bias: &[f32],
@@ -312,7 +326,7 @@ mod avx2 {
         unsafe { forward_rows_avx2(rows, hidden, bias, gates, c_prev, c, h, tanh_c) }
     }
 
-    pub(super) fn backward_rows(
+    pub(in crate::kernels) fn backward_rows(
         rows: usize,
         hidden: usize,
         gates: &mut [f32],

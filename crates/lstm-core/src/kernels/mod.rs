@@ -25,8 +25,11 @@
 //! scalar code). The kernel is chosen once, when an [`crate::Lstm`] is built, and stored as a
 //! [`GateKernel`]; `SER_KERNEL=scalar|wide` forces one.
 
+#[cfg(target_arch = "x86_64")]
+mod gates_avx512;
 pub mod gates_scalar;
 pub mod gates_wide;
+pub mod isa;
 pub mod step_gemm;
 
 use crate::error::LstmError;

@@ -8,12 +8,12 @@
 //! C[m×n] (+)= A[m×k] · B[k×n],   B stored as panels P[p][kk][0..16] = B[kk][16p + 0..16] (zero padded)
 //! C[i][j] = (C[i][j] +) fma(A[i][k−1], B[k−1][j], … fma(A[i][1], B[1][j], A[i][0]·B[0][j]))
 //! ```
-//! Two micro-kernels, one file each, chosen once per process at run time ([`StepIsa::selected`]):
+//! Two micro-kernels, one file each, chosen once per process at run time ([`Isa::selected`]):
 //! - [`avx512`]: up to 8 rows × 32 columns (16 `zmm` accumulators), on CPUs with AVX-512F;
 //! - [`avx2`]: up to 6 rows × 16 columns (12 `ymm` accumulators), on CPUs with AVX2+FMA.
 //!
 //! Both evaluate every element as the same chain of FMAs in the same order, so they agree bit for bit
-//! and the choice never changes a result. `SER_STEP_KERNEL=avx2|avx512` forces one (for comparisons).
+//! and the choice never changes a result. `SER_ISA=avx2|avx512` forces one (for comparisons).
 //! Only `f32` on x86-64 uses them ([`Real::step_matmul`](crate::Real) reports availability); everything
 //! else calls [`crate::gemm()`] on the unpacked weights.
 
@@ -22,70 +22,11 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
+pub use super::isa::Isa;
 use crate::real::Real;
-use std::sync::OnceLock;
 
 /// Columns per panel: one 16-lane or two 8-lane vectors.
 pub const NR: usize = 16;
-
-/// Instruction set of the packed-product micro-kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StepIsa {
-    /// AVX-512F, 8 rows × 32 columns per block.
-    Avx512,
-    /// AVX2 + FMA, 6 rows × 16 columns per block.
-    Avx2,
-}
-
-impl StepIsa {
-    /// Whether the running CPU can execute this micro-kernel.
-    pub fn is_available(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match self {
-                StepIsa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-                StepIsa::Avx2 => {
-                    std::arch::is_x86_feature_detected!("avx2")
-                        && std::arch::is_x86_feature_detected!("fma")
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
-
-    /// The widest available micro-kernel, unless `SER_STEP_KERNEL` (`avx2` or `avx512`) names another
-    /// available one; `None` when the CPU has neither. Decided once per process; an unknown or
-    /// unavailable value is reported on stderr and ignored.
-    pub fn selected() -> Option<StepIsa> {
-        static SELECTED: OnceLock<Option<StepIsa>> = OnceLock::new();
-        *SELECTED.get_or_init(|| {
-            let best = [StepIsa::Avx512, StepIsa::Avx2]
-                .into_iter()
-                .find(|isa| isa.is_available());
-            let Ok(value) = std::env::var("SER_STEP_KERNEL") else {
-                return best;
-            };
-            let wanted = match value.trim().to_ascii_lowercase().as_str() {
-                "" => return best,
-                "avx512" => StepIsa::Avx512,
-                "avx2" => StepIsa::Avx2,
-                _ => {
-                    eprintln!("lstm-core: SER_STEP_KERNEL={value:?} is not avx2 or avx512; using {best:?}");
-                    return best;
-                }
-            };
-            if wanted.is_available() {
-                Some(wanted)
-            } else {
-                eprintln!("lstm-core: SER_STEP_KERNEL={value:?} is unavailable on this CPU; using {best:?}");
-                best
-            }
-        })
-    }
-}
 
 /// `B [k × n]` packed into column panels of [`NR`], zero padded to a multiple of `NR` columns.
 #[derive(Clone, Debug, Default)]
@@ -142,11 +83,11 @@ impl<T: Real> PackedPanels<T> {
 
 /// Whether this CPU runs one of the micro-kernels.
 pub fn available() -> bool {
-    StepIsa::selected().is_some()
+    Isa::selected().is_some()
 }
 
 /// `C[m×n] = A·B` (`overwrite`) or `C += A·B`, with `a: [m, k]` (row stride `lda`), `c: [m, n]` (row
-/// stride `ldc`), on the [`StepIsa::selected`] micro-kernel. Returns false, touching nothing, when the
+/// stride `ldc`), on the [`Isa::selected`] micro-kernel. Returns false, touching nothing, when the
 /// CPU has none.
 ///
 /// # Panics
@@ -160,7 +101,7 @@ pub fn matmul_f32(
     ldc: usize,
     overwrite: bool,
 ) -> bool {
-    match StepIsa::selected() {
+    match Isa::selected() {
         Some(isa) => matmul_f32_with(isa, m, a, lda, b, c, ldc, overwrite),
         None => false,
     }
@@ -173,7 +114,7 @@ pub fn matmul_f32(
 /// If `a` or `c` is too short for its shape and stride.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_f32_with(
-    isa: StepIsa,
+    isa: Isa,
     m: usize,
     a: &[f32],
     lda: usize,
@@ -206,8 +147,8 @@ pub fn matmul_f32_with(
         // above and the panel buffer holds ⌈n/16⌉·k·16 values by construction in `pack`.
         unsafe {
             match isa {
-                StepIsa::Avx512 => avx512::matmul(m, k, n, a, lda, b, c, ldc, overwrite),
-                StepIsa::Avx2 => avx2::matmul(m, k, n, a, lda, b, c, ldc, overwrite),
+                Isa::Avx512 => avx512::matmul(m, k, n, a, lda, b, c, ldc, overwrite),
+                Isa::Avx2 => avx2::matmul(m, k, n, a, lda, b, c, ldc, overwrite),
             }
         }
         true
@@ -223,7 +164,7 @@ pub fn matmul_f32_with(
 mod tests {
     use super::*;
 
-    const ISAS: [StepIsa; 2] = [StepIsa::Avx512, StepIsa::Avx2];
+    const ISAS: [Isa; 2] = [Isa::Avx512, Isa::Avx2];
 
     fn values(len: usize, mul: usize, modulus: usize) -> Vec<f32> {
         (0..len)
@@ -280,7 +221,7 @@ mod tests {
     /// A and C, accumulating and overwriting. The columns of C beyond n must stay untouched.
     #[test]
     fn avx512_equals_avx2_bitwise() {
-        if !(StepIsa::Avx512.is_available() && StepIsa::Avx2.is_available()) {
+        if !(Isa::Avx512.is_available() && Isa::Avx2.is_available()) {
             eprintln!("AVX-512F or AVX2 missing on this CPU: bitwise comparison not run here");
             return;
         }
@@ -305,7 +246,7 @@ mod tests {
                     let mut wide = start.clone();
                     let mut narrow = start.clone();
                     assert!(matmul_f32_with(
-                        StepIsa::Avx512,
+                        Isa::Avx512,
                         m,
                         &a,
                         lda,
@@ -315,7 +256,7 @@ mod tests {
                         overwrite
                     ));
                     assert!(matmul_f32_with(
-                        StepIsa::Avx2,
+                        Isa::Avx2,
                         m,
                         &a,
                         lda,
