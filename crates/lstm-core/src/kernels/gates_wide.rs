@@ -4,7 +4,7 @@
 //! `wide` picks its instructions at compile time from the target features. So that a default
 //! (x86-64-v1) build still gets AVX2 + FMA, every entry point is compiled twice: as plain code and inside a
 //! `#[target_feature(enable = "avx2,fma")]` function that [`kernel`] selects after run-time detection.
-//! On CPUs with AVX-512, [`kernel`] hands out [`super::gates_avx512`] instead: the same operations on 16
+//! On CPUs with AVX-512, [`kernel`] hands out `kernels/gates_avx512.rs` instead: the same operations on 16
 //! lanes, bit-identical to this code.
 //!
 //! # Approximations and their error
@@ -23,7 +23,7 @@ use wide::{f32x8, i32x8, CmpLt};
 const LANES: usize = 8;
 
 /// The SIMD kernel for the [`Isa::selected`] instruction set: the AVX-512 build
-/// ([`super::gates_avx512`], bit-identical) or the AVX2+FMA build of this file's code, else its plain
+/// (`kernels/gates_avx512.rs`, bit-identical) or the AVX2+FMA build of this file's code, else its plain
 /// build.
 pub fn kernel() -> Option<GateKernel<f32>> {
     #[cfg(target_arch = "x86_64")]

@@ -9,8 +9,8 @@
 //! C[i][j] = (C[i][j] +) fma(A[i][k−1], B[k−1][j], … fma(A[i][1], B[1][j], A[i][0]·B[0][j]))
 //! ```
 //! Two micro-kernels, one file each, chosen once per process at run time ([`Isa::selected`]):
-//! - [`avx512`]: up to 8 rows × 32 columns (16 `zmm` accumulators), on CPUs with AVX-512F;
-//! - [`avx2`]: up to 6 rows × 16 columns (12 `ymm` accumulators), on CPUs with AVX2+FMA.
+//! - `avx512.rs`: up to 8 rows × 32 columns (16 `zmm` accumulators), on CPUs with AVX-512 ([`Isa`]);
+//! - `avx2.rs`: up to 6 rows × 16 columns (12 `ymm` accumulators), on CPUs with AVX2+FMA.
 //!
 //! Both evaluate every element as the same chain of FMAs in the same order, so they agree bit for bit
 //! and the choice never changes a result. `SER_ISA=avx2|avx512` forces one (for comparisons).
