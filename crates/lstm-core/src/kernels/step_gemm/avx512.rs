@@ -1,8 +1,9 @@
-//! AVX-512F micro-kernel: up to 8 rows × two 16-column panels, one 16-lane accumulator per row and panel
-//! (16 of the 32 `zmm` registers).
+//! AVX-512F micro-kernel: up to 8 rows × three 16-column panels, one 16-lane accumulator per row and
+//! panel (24 of the 32 `zmm` registers); the last four panels of a row block go as two pairs.
 //!
-//! Per kk it loads two panel rows and broadcasts one value of each A row: 16 FMAs against 10 loads, so
-//! the two FMA ports, not the load ports, set the pace. Every accumulator is a chain of FMAs over
+//! Per kk it loads three panel rows and broadcasts one value of each A row: 24 FMAs against 11 loads, so
+//! the two FMA ports, not the load ports, set the pace. (Two panels, 16 FMAs against 10 loads, measured
+//! 4–16 % slower in inference: `crates/lstm-core/README.md`, session 10.) Every accumulator is a chain of FMAs over
 //! kk = 0..k in order, starting from zero, and is then written (`overwrite`) or added to C — the same
 //! operations in the same order as the AVX2 kernel, so both give bit-identical results (test
 //! `avx512_equals_avx2_bitwise`). Column tails use masked loads and stores.
@@ -12,6 +13,8 @@ use std::arch::x86_64::*;
 
 /// Most rows per micro-kernel call.
 const MR: usize = 8;
+/// Most panels per micro-kernel call.
+const PANELS: usize = 3;
 
 /// # Safety
 /// Requires AVX-512F; `a` valid for m rows of stride lda with k values, `b` for ⌈n/16⌉·k·16 values,
@@ -31,8 +34,11 @@ pub(super) unsafe fn matmul(
     let panels = n.div_ceil(NR);
     let mut p = 0;
     while p < panels {
-        let pair = panels - p >= 2;
-        // SAFETY: panel p (and p + 1 when `pair`) starts inside the ⌈n/16⌉·k·16 packed values.
+        // Three panels per block, but two and two for the last four (a lone last panel would feed
+        // only one FMA per broadcast).
+        let left = panels - p;
+        let width = if left == 4 { 2 } else { left.min(PANELS) };
+        // SAFETY: panels p..p + width start inside the ⌈n/16⌉·k·16 packed values.
         let panel = unsafe { b.add(p * k * NR) };
         let cols = n - p * NR;
         let mut r = 0;
@@ -43,28 +49,36 @@ pub(super) unsafe fn matmul(
             // SAFETY (all arms): same contract as this function, restricted to rows r..r+rows and to
             // panels p..p+P.
             unsafe {
-                match (pair, rows) {
-                    (true, 8) => block::<8, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (true, 7) => block::<7, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (true, 6) => block::<6, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (true, 5) => block::<5, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (true, 4) => block::<4, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (true, 3) => block::<3, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (true, 2) => block::<2, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (true, _) => block::<1, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, 8) => block::<8, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, 7) => block::<7, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, 6) => block::<6, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, 5) => block::<5, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, 4) => block::<4, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, 3) => block::<3, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, 2) => block::<2, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
-                    (false, _) => block::<1, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                match (width, rows) {
+                    (3, 8) => block::<8, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (3, 7) => block::<7, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (3, 6) => block::<6, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (3, 5) => block::<5, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (3, 4) => block::<4, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (3, 3) => block::<3, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (3, 2) => block::<2, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (3, _) => block::<1, 3>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, 8) => block::<8, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, 7) => block::<7, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, 6) => block::<6, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, 5) => block::<5, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, 4) => block::<4, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, 3) => block::<3, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, 2) => block::<2, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (2, _) => block::<1, 2>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, 8) => block::<8, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, 7) => block::<7, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, 6) => block::<6, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, 5) => block::<5, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, 4) => block::<4, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, 3) => block::<3, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, 2) => block::<2, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
+                    (_, _) => block::<1, 1>(k, ar, lda, panel, cr, ldc, cols, overwrite),
                 }
             }
             r += rows;
         }
-        p += if pair { 2 } else { 1 };
+        p += width;
     }
 }
 

@@ -9,7 +9,7 @@
 //! C[i][j] = (C[i][j] +) fma(A[i][k−1], B[k−1][j], … fma(A[i][1], B[1][j], A[i][0]·B[0][j]))
 //! ```
 //! Two micro-kernels, one file each, chosen once per process at run time ([`Isa::selected`]):
-//! - `avx512.rs`: up to 8 rows × 32 columns (16 `zmm` accumulators), on CPUs with AVX-512 ([`Isa`]);
+//! - `avx512.rs`: up to 8 rows × 48 columns (24 `zmm` accumulators), on CPUs with AVX-512 ([`Isa`]);
 //! - `avx2.rs`: up to 6 rows × 16 columns (12 `ymm` accumulators), on CPUs with AVX2+FMA.
 //!
 //! Both evaluate every element as the same chain of FMAs in the same order, so they agree bit for bit
@@ -217,7 +217,7 @@ mod tests {
     }
 
     /// Both micro-kernels run the same FMA chain per element, so they must agree bit for bit, on every
-    /// row-block and panel remainder (m up to 19, n with 1–5 panels, partial last panels), with strided
+    /// row-block and panel remainder (m up to 19, n with 1–32 panels, partial last panels), with strided
     /// A and C, accumulating and overwriting. The columns of C beyond n must stay untouched.
     #[test]
     fn avx512_equals_avx2_bitwise() {
