@@ -25,13 +25,17 @@
 //! to keep both FMA pipes busy despite their latency), on the widest vectors the CPU has (16 lanes with
 //! AVX-512, else `f32x8`), best of 3 (see [`measured_fma_peak`]). The nominal figure, cores × 2 FMA
 //! units × lanes × 2 flops × the `cpu MHz` of /proc/cpuinfo, is printed beside it; a VM's reported clock
-//! can be below the clock it runs at. Training FLOPs count the
+//! can be below the clock it runs at. Where the packed products run on AMX tiles (f32 as bf16x3, see
+//! `lstm_core::kernels::step_gemm`), that part of the work does not use the FMA units at all, so the
+//! "% peak" column says how our f32-equivalent rate compares with the FMA peak, not how busy the FMAs
+//! are. Training FLOPs count the
 //! GEMMs only: forward 2·4H·(in_k + H) per frame and layer; backward the same twice for dW_ih and dW_hh
 //! and dh, plus 2·4H·in_k for dX of every layer above the first.
 
 use anyhow::Context;
 use lstm_core::init::{init_lstm_seeded, InitConfig};
 use lstm_core::kernels::isa::Isa;
+use lstm_core::kernels::step_gemm::ProductKernel;
 use lstm_core::{ForwardOptions, Lstm, LstmConfig, LstmGradients, PackedBatch, ParamLayout};
 use std::path::PathBuf;
 use std::process::Command;
@@ -280,7 +284,7 @@ fn measured_fma_peak() -> f64 {
 
 /// One thread's rate, in GFLOP/s, of the recurrent step product at L·h128 (`[16×128]·[128×512]`
 /// against packed weights, 256 KB, which stay in this core's L2), best of 5 rounds of 2000 calls, on the
-/// selected micro-kernel (AVX-512 or AVX2); `None` when the CPU has neither. Beside the FMA loop, which runs from registers only, it shows
+/// selected micro-kernel (AMX, AVX-512 or AVX2); `None` when the CPU has none. Beside the FMA loop, which runs from registers only, it shows
 /// how fast the caches serve a kernel at the time of the run.
 fn measured_step_product() -> Option<f64> {
     use lstm_core::kernels::step_gemm::{available, matmul_f32, PackedPanels};
@@ -449,7 +453,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
     };
     println!(
-        "lstm-core vs PyTorch{}: batch {} × {} frames, input {INPUT}, {} rayon threads, kernel {kernel:?} on {isa}, {} round(s), medians over rounds; FP32 peak {peak:.0} GFLOP/s measured ({peak_lo:.0}–{peak_hi:.0}; FMA loop on every thread; nominal {nominal:.0} = {cores} cores × 2 FMA × {lanes} lanes × 2 × {ghz:.2} GHz from /proc/cpuinfo){step_note}",
+        "lstm-core vs PyTorch{}: batch {} × {} frames, input {INPUT}, {} rayon threads, kernel {kernel:?} on {isa}, matrix products on {products}, {} round(s), medians over rounds; FP32 peak {peak:.0} GFLOP/s measured ({peak_lo:.0}–{peak_hi:.0}; FMA loop on every thread; nominal {nominal:.0} = {cores} cores × 2 FMA × {lanes} lanes × 2 × {ghz:.2} GHz from /proc/cpuinfo){step_note}",
         if args.peer_denormals { " (PyTorch's default subnormals)" } else { " (PyTorch with set_flush_denormal)" },
         args.batch,
         args.frames,
@@ -457,6 +461,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.rounds,
         lanes = fma_lanes(),
         isa = Isa::selected().map_or("no SIMD".to_string(), |i| format!("{i:?}")),
+        products = match ProductKernel::selected() {
+            Some(ProductKernel::Amx) => "AMX (f32 as bf16x3)".to_string(),
+            Some(ProductKernel::Fma(isa)) => format!("{isa:?} FMA"),
+            None => "matrixmultiply".to_string(),
+        },
     );
     println!("| shape    | ours train fr/s | ours infer fr/s | train GFLOP/s | % peak | torch train fr/s | train ×           | torch infer fr/s | infer ×           |");
     println!("|----------|----------------:|----------------:|--------------:|-------:|-----------------:|------------------:|-----------------:|------------------:|");

@@ -4,6 +4,9 @@
 //! have an AVX-512 and an AVX2 version that evaluate the same operations in the same order per element,
 //! so they give bit-identical results (tests `avx512_equals_avx2_bitwise` in each module) and the choice
 //! only changes the speed. `SER_ISA=avx2|avx512` forces one, for side-by-side measurements.
+//!
+//! The packed matrix products can also run on AMX tiles, which round differently; that choice is
+//! [`super::step_gemm::ProductKernel`] (`SER_MATMUL=amx|fma`).
 
 use std::sync::OnceLock;
 

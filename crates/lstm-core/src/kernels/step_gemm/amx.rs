@@ -1,0 +1,598 @@
+//! AMX micro-kernel: the f32 product as six bf16 tile products ("bf16x3").
+//!
+//! Every f32 value is split exactly into three bf16 values, each rounded to nearest-even from what the
+//! previous ones left:
+//! ```text
+//! x = x₀ + x₁ + x₂,   x₀ = bf16(x),  x₁ = bf16(x − x₀),  x₂ = x − x₀ − x₁   (|x₁| ≤ 2⁻⁸|x|, |x₂| ≤ 2⁻¹⁶|x|)
+//! ```
+//! (three 8-bit significands hold the 24 of an f32, so the split is exact for |x| ≥ 2⁻¹¹⁰; test
+//! `split_is_exact_and_ordered`). The product keeps the six terms down to order 2⁻¹⁶:
+//! ```text
+//! a·b ≈ a₂b₀ + a₁b₁ + a₀b₂ + a₁b₀ + a₀b₁ + a₀b₀     (dropped: a₁b₂ + a₂b₁ + a₂b₂, at most ≈ 2⁻²³·|a·b|)
+//! ```
+//! `TDPBF16PS` multiplies bf16 pairs exactly and accumulates in f32, so each element carries about the
+//! error of an f32 dot product (test `amx_error_is_that_of_f32`, against f64); the bits differ from the
+//! FMA kernels, which round once per term. The instruction reads subnormal inputs as zero and flushes
+//! subnormal results.
+//!
+//! Tiles: C in `tmm0`/`tmm1` (16 rows × two 16-column tiles), A₀, A₁, A₂ in `tmm2`–`tmm4` (16 rows × 32
+//! k), B₀, B₁, B₂ in `tmm5`–`tmm7` (32 k as 16 pairs × 16 columns). B is packed once per pass
+//! ([`pack_tiles`]); A is split per call, 16 rows and at most [`SEG_CHUNKS`]·32 k at a time, into a stack
+//! buffer. Up to [`FMA_TAIL`] k values after the last full chunk go through AVX-512 FMAs on the f32
+//! panels instead of a zero-padded chunk. All tile memory is 64-byte aligned (a tile row across two cache
+//! lines ran the kernel at a third of its speed).
+//!
+//! Speed on this project's Xeon (session 11): one `TDPBF16PS` (16·16·32 multiply-adds) issues every
+//! 4.5–5.2 ns per core with independent accumulators, 3.2–3.6 TFLOP/s in bf16, so six per f32 product make
+//! an f32-equivalent peak of 530–600 GFLOP/s per core, against 226 for AVX-512 FMAs. The step product
+//! `[16×128]·[128×512]` takes 6.3–6.8 µs here (310–330 GFLOP/s) against about 12 µs with the AVX-512 FMA
+//! kernel. What holds it below the peak: each B tile is used for 16 rows only, so B streams from L2
+//! once per step, and two accumulators leave part of the instruction's latency exposed. Schedules with
+//! three or four accumulators ran 29–43 % slower in a C prototype: with only eight tile registers they
+//! must reload a B register while an earlier product still reads it.
+use std::arch::asm;
+use std::arch::x86_64::*;
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+/// Rows of a tile (rows of A and C per block).
+const TILE_ROWS: usize = 16;
+/// k values per tile of A (16 pairs of bf16 per row of B).
+const TILE_K: usize = 32;
+/// Columns of a C tile.
+const TILE_COLS: usize = 16;
+/// bf16 values in one tile (1 KB).
+const TILE_VALUES: usize = TILE_ROWS * TILE_K;
+/// Most k values past the last full chunk that go through AVX-512 FMAs instead of a zero-padded chunk
+/// (the paper's 34 MFCC inputs: one chunk of 32 and 2 by FMA, not 64 with 30 zeros).
+const FMA_TAIL: usize = 8;
+/// k chunks of A split per pass over the columns of C (a 24 KB stack buffer).
+const SEG_CHUNKS: usize = 8;
+/// bf16 values of the split buffer: three parts of 16 rows × [`SEG_CHUNKS`]·32.
+const SPLIT_VALUES: usize = 3 * TILE_ROWS * SEG_CHUNKS * TILE_K;
+
+/// Whether this CPU and OS run the AMX kernel: CPUID reports AMX-TILE and AMX-BF16, and Linux grants
+/// this process the tile data state (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`). Asked
+/// once per process.
+pub(super) fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| cpu_has_amx_bf16() && os_grants_tile_data())
+}
+
+fn cpu_has_amx_bf16() -> bool {
+    // SAFETY: CPUID exists on every x86-64 CPU; leaf 7 is valid when leaf 0 reports it. (Safe to call
+    // in newer Rust, hence the allow.)
+    #[allow(unused_unsafe)]
+    let (max_leaf, leaf7) = unsafe { (__cpuid(0).eax, __cpuid_count(7, 0)) };
+    const AMX_BF16: u32 = 1 << 22;
+    const AMX_TILE: u32 = 1 << 24;
+    max_leaf >= 7
+        && leaf7.edx & AMX_TILE != 0
+        && leaf7.edx & AMX_BF16 != 0
+        && std::arch::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(target_os = "linux")]
+fn os_grants_tile_data() -> bool {
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: arch_prctl with ARCH_REQ_XCOMP_PERM only reads its integer arguments; it fails with an
+    // error code (and changes nothing) on kernels or CPUs without AMX.
+    unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        ) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn os_grants_tile_data() -> bool {
+    false
+}
+
+/// The three bf16 parts of `x` (bit patterns), `x = x₀ + x₁ + x₂` exactly for |x| ≥ 2⁻¹¹⁰ (below, the
+/// smaller parts are subnormal, and `TDPBF16PS` reads subnormals as zero: an absolute error under
+/// 2⁻¹¹⁸). Scalar
+/// reference of the AVX-512 split ([`split3_lanes`]; test `lane_split_equals_scalar_split`).
+#[cfg_attr(not(test), allow(dead_code))]
+fn split_bf16x3(x: f32) -> [u16; 3] {
+    let x0 = round_to_bf16(x);
+    let rest = x - f32::from_bits(u32::from(x0) << 16);
+    let x1 = round_to_bf16(rest);
+    let x2 = round_to_bf16(rest - f32::from_bits(u32::from(x1) << 16));
+    [x0, x1, x2]
+}
+
+/// bf16 bit pattern nearest to `x` (ties to even); NaN stays NaN.
+#[cfg_attr(not(test), allow(dead_code))]
+fn round_to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    (bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) >> 16) as u16
+}
+
+/// One 64-byte tile row (32 bf16), aligned so that no tile row straddles two cache lines.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
+pub struct TileLine(pub [u16; TILE_K]);
+
+/// Packs `B[kk][j] = at(kk, j)` (k × n) as bf16x3 tiles, `[⌈k/32⌉][⌈n/16⌉][part 0..3][16 pairs][16 cols][2]`,
+/// zero padded; the pair `(B[32c + 2r][j], B[32c + 2r + 1][j])` sits at row r of chunk c, as
+/// `TDPBF16PS` reads its second source.
+pub(super) fn pack_tiles(
+    k: usize,
+    n: usize,
+    at: impl Fn(usize, usize) -> f32,
+    out: &mut Vec<TileLine>,
+) {
+    let (chunks, col_tiles) = (tile_chunks(k), n.div_ceil(TILE_COLS));
+    out.clear();
+    out.resize(chunks * col_tiles * 3 * TILE_ROWS, TileLine::default());
+    let (mut even, mut odd) = ([0f32; TILE_COLS], [0f32; TILE_COLS]);
+    for chunk in 0..chunks {
+        for tile in 0..col_tiles {
+            let base = (chunk * col_tiles + tile) * 3 * TILE_ROWS;
+            for pair in 0..TILE_K / 2 {
+                let kk = chunk * TILE_K + 2 * pair;
+                for (col, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
+                    let j = tile * TILE_COLS + col;
+                    *e = if kk < k && j < n { at(kk, j) } else { 0.0 };
+                    *o = if kk + 1 < k && j < n {
+                        at(kk + 1, j)
+                    } else {
+                        0.0
+                    };
+                }
+                // SAFETY: `available` (the caller's precondition for packing tiles) includes AVX-512F.
+                let lines = unsafe { split_line(&even, &odd) };
+                for (part, line) in lines.into_iter().enumerate() {
+                    out[base + part * TILE_ROWS + pair] = line;
+                }
+            }
+        }
+    }
+}
+
+/// Chunks of 32 k values that go through tiles: all of k, the last chunk zero padded, unless at most
+/// [`FMA_TAIL`] values are left after the last full chunk; those go through [`fma_tail`].
+pub(super) fn tile_chunks(k: usize) -> usize {
+    if k >= TILE_K && k % TILE_K <= FMA_TAIL {
+        k / TILE_K
+    } else {
+        k.div_ceil(TILE_K)
+    }
+}
+
+/// k values after the tile chunks, multiplied with AVX-512 FMAs against the f32 panels.
+pub(super) fn fma_tail(k: usize) -> usize {
+    k.saturating_sub(tile_chunks(k) * TILE_K)
+}
+
+/// One tile row of each of the three parts from 16 columns of two consecutive k: u16 `2j` holds the
+/// part of `even[j]`, `2j + 1` that of `odd[j]` ([`split_bf16x3`] per value).
+///
+/// # Safety
+/// AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn split_line(even: &[f32; TILE_COLS], odd: &[f32; TILE_COLS]) -> [TileLine; 3] {
+    // SAFETY: 16 values each.
+    let (even, odd) = unsafe {
+        (
+            _mm512_loadu_ps(even.as_ptr()),
+            _mm512_loadu_ps(odd.as_ptr()),
+        )
+    };
+    let (even, odd) = (split3_lanes(even), split3_lanes(odd));
+    let mut lines = [TileLine::default(); 3];
+    for (line, (e, o)) in lines.iter_mut().zip(even.into_iter().zip(odd)) {
+        let packed = _mm512_or_si512(
+            _mm512_srli_epi32::<16>(_mm512_castps_si512(e)),
+            _mm512_castps_si512(o),
+        );
+        // SAFETY: a TileLine is 64 aligned bytes.
+        unsafe { _mm512_store_si512(line.0.as_mut_ptr().cast(), packed) };
+    }
+    lines
+}
+
+/// `ldtilecfg` operand: palette 1, eight tiles of 16 rows × 64 bytes.
+#[repr(C, align(64))]
+struct TileConfig([u8; 64]);
+
+impl TileConfig {
+    fn all_full() -> Self {
+        let mut bytes = [0u8; 64];
+        bytes[0] = 1;
+        for tile in 0..8 {
+            bytes[16 + 2 * tile] = 64;
+            bytes[48 + tile] = TILE_ROWS as u8;
+        }
+        TileConfig(bytes)
+    }
+}
+
+/// Loads [`TileConfig::all_full`] unless this thread already did. Only this kernel uses tiles in this
+/// process, Linux keeps the configuration across context switches, and `ldtilecfg` costs about as much as
+/// the whole product at H = 32, so once per thread is enough.
+///
+/// # Safety
+/// AMX usable (see [`available`]).
+unsafe fn configure_tiles() {
+    thread_local!(static CONFIGURED: Cell<bool> = const { Cell::new(false) });
+    if !CONFIGURED.with(|configured| configured.replace(true)) {
+        let config = TileConfig::all_full();
+        // SAFETY: a valid palette-1 configuration; the caller guarantees AMX is usable.
+        unsafe { asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly)) };
+    }
+}
+
+/// The split rows of A, 64-byte aligned so that every tile row is one cache line (a tile load across
+/// lines ran the kernel at a third of its speed).
+#[repr(C, align(64))]
+struct SplitBuffer([u16; SPLIT_VALUES]);
+
+/// One C tile as stored from `tmm0`/`tmm1`, 64-byte aligned.
+#[repr(C, align(64))]
+struct CTile([f32; TILE_ROWS * TILE_COLS]);
+
+/// `C[m×n] = A·B` (`overwrite`) or `C += A·B` with B packed by [`pack_tiles`] (and, for the
+/// [`fma_tail`], as f32 panels). Each C tile starts from zero; its sum over one split segment of k
+/// (≤ 256 values; in the last segment plus the FMA tail) is then written to C or added to it.
+///
+/// # Safety
+/// Requires [`available`] (AMX-TILE, AMX-BF16, AVX-512F, tile state granted); `a` valid for m rows of
+/// stride lda with k values, `tiles` for the [`tile_chunks`]`(k)`·⌈n/16⌉·3·512 values of
+/// [`pack_tiles`], `panels` for the ⌈n/16⌉·k·16 values of the f32 panels (`[panel][kk][16]`), `c` for m
+/// rows of stride ldc with n values.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn matmul(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    lda: usize,
+    tiles: *const u16,
+    panels: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    overwrite: bool,
+) {
+    let (chunks, col_tiles, tail) = (tile_chunks(k), n.div_ceil(TILE_COLS), fma_tail(k));
+    // SAFETY: the caller guarantees AMX is usable.
+    unsafe { configure_tiles() };
+    // Written in full by `split_rows` before any tile load reads it, and by `tilestored` before it is
+    // read: zeroing them per call cost more than the products at H = 32.
+    let mut split_buffer = MaybeUninit::<SplitBuffer>::uninit();
+    let split = split_buffer.as_mut_ptr().cast::<u16>();
+    let mut c_tiles = MaybeUninit::<[CTile; 2]>::uninit();
+    let c_tiles = c_tiles.as_mut_ptr().cast::<f32>();
+    let mut r0 = 0;
+    while r0 < m {
+        let rows = (m - r0).min(TILE_ROWS);
+        let mut first_chunk = 0;
+        while first_chunk < chunks {
+            let seg_chunks = (chunks - first_chunk).min(SEG_CHUNKS);
+            let seg_k = seg_chunks * TILE_K;
+            // SAFETY: rows r0..r0+rows and k values first_chunk·32.. lie inside A (caller contract);
+            // 3·16·seg_k ≤ SPLIT_VALUES.
+            unsafe {
+                split_rows(
+                    a.add(r0 * lda + first_chunk * TILE_K),
+                    lda,
+                    rows,
+                    (k - first_chunk * TILE_K).min(seg_k),
+                    seg_k,
+                    split,
+                );
+            }
+            let add_to_c = first_chunk > 0 || !overwrite;
+            let last_segment = first_chunk + seg_chunks == chunks;
+            let mut tile = 0;
+            while tile < col_tiles {
+                let pair = (col_tiles - tile).min(2);
+                // SAFETY: `split` holds seg_chunks chunks of 16 rows; the B tiles of chunks
+                // first_chunk.. and column tiles tile..tile+pair exist by `pack_tiles`; `c_tiles`
+                // holds two aligned 16 × 16 tiles.
+                unsafe {
+                    asm!("tilezero tmm0", "tilezero tmm1", options(nostack, nomem));
+                    for chunk in 0..seg_chunks {
+                        let a_tiles = split.add(chunk * TILE_K).cast_const();
+                        asm!(
+                            "tileloadd tmm2, [{a0} + {s}*1]",
+                            "tileloadd tmm3, [{a1} + {s}*1]",
+                            "tileloadd tmm4, [{a2} + {s}*1]",
+                            a0 = in(reg) a_tiles,
+                            a1 = in(reg) a_tiles.add(TILE_ROWS * seg_k),
+                            a2 = in(reg) a_tiles.add(2 * TILE_ROWS * seg_k),
+                            s = in(reg) seg_k * 2,
+                            options(nostack, readonly),
+                        );
+                        let b =
+                            tiles.add(((first_chunk + chunk) * col_tiles + tile) * 3 * TILE_VALUES);
+                        if pair == 2 {
+                            products_pair(b);
+                        } else {
+                            products_single(b);
+                        }
+                    }
+                    asm!(
+                        "tilestored [{t0} + {s}*1], tmm0",
+                        "tilestored [{t1} + {s}*1], tmm1",
+                        t0 = in(reg) c_tiles,
+                        t1 = in(reg) c_tiles.add(TILE_ROWS * TILE_COLS),
+                        s = in(reg) TILE_COLS * 4,
+                        options(nostack),
+                    );
+                }
+                for q in 0..pair {
+                    let col = (tile + q) * TILE_COLS;
+                    let width = (n - col).min(TILE_COLS);
+                    let mask: __mmask16 = if width == TILE_COLS {
+                        0xFFFF
+                    } else {
+                        (1u16 << width) - 1
+                    };
+                    for r in 0..rows {
+                        // SAFETY: tile q row r lies in `c_tiles`; row r0 + r < m and the `width`
+                        // columns from `col` < n lie inside C (the mask limits the access to them);
+                        // the tail's k values lie inside A's row and panel tile + q's rows.
+                        unsafe {
+                            let mut sum =
+                                _mm512_load_ps(c_tiles.add((q * TILE_ROWS + r) * TILE_COLS));
+                            if last_segment {
+                                let row = a.add((r0 + r) * lda);
+                                let panel = panels.add((tile + q) * k * TILE_COLS);
+                                for kk in chunks * TILE_K..chunks * TILE_K + tail {
+                                    sum = _mm512_fmadd_ps(
+                                        _mm512_set1_ps(*row.add(kk)),
+                                        _mm512_loadu_ps(panel.add(kk * TILE_COLS)),
+                                        sum,
+                                    );
+                                }
+                            }
+                            let at = c.add((r0 + r) * ldc + col);
+                            let out = if add_to_c {
+                                _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), sum)
+                            } else {
+                                sum
+                            };
+                            _mm512_mask_storeu_ps(at, mask, out);
+                        }
+                    }
+                }
+                tile += pair;
+            }
+            first_chunk += seg_chunks;
+        }
+        r0 += rows;
+    }
+}
+
+/// Adds the six products of two adjacent column tiles into `tmm0` and `tmm1`, alternating between the
+/// two accumulators so that no product waits for the one before it; B₀, B₁, B₂ of each tile rotate
+/// through `tmm5`–`tmm7`. (C0 then C1, six products each, ran the step product 1.4× slower.)
+///
+/// # Safety
+/// AMX usable, tiles configured, `tmm2`–`tmm4` holding A₀–A₂; `b` valid for the 2·3·512 bf16 values of
+/// the two tiles (B₀, B₁, B₂ of the first, then of the second), 64-byte aligned.
+#[inline(always)]
+unsafe fn products_pair(b: *const u16) {
+    // SAFETY: see the function's contract.
+    unsafe {
+        asm!(
+            "tileloadd tmm5, [{b} + {s}*1]",
+            "tileloadd tmm6, [{b} + {s}*1 + 3072]",
+            "tdpbf16ps tmm0, tmm4, tmm5",
+            "tdpbf16ps tmm1, tmm4, tmm6",
+            "tdpbf16ps tmm0, tmm3, tmm5",
+            "tdpbf16ps tmm1, tmm3, tmm6",
+            "tdpbf16ps tmm0, tmm2, tmm5",
+            "tdpbf16ps tmm1, tmm2, tmm6",
+            "tileloadd tmm7, [{b} + {s}*1 + 1024]",
+            "tileloadd tmm5, [{b} + {s}*1 + 4096]",
+            "tdpbf16ps tmm0, tmm3, tmm7",
+            "tdpbf16ps tmm1, tmm3, tmm5",
+            "tdpbf16ps tmm0, tmm2, tmm7",
+            "tdpbf16ps tmm1, tmm2, tmm5",
+            "tileloadd tmm6, [{b} + {s}*1 + 2048]",
+            "tileloadd tmm7, [{b} + {s}*1 + 5120]",
+            "tdpbf16ps tmm0, tmm2, tmm6",
+            "tdpbf16ps tmm1, tmm2, tmm7",
+            b = in(reg) b,
+            s = in(reg) 2 * TILE_COLS * 2,
+            options(nostack, readonly),
+        )
+    }
+}
+
+/// [`products_pair`] for a lone last column tile, into `tmm0` only.
+///
+/// # Safety
+/// As [`products_pair`], with `b` valid for one tile's 3·512 values.
+#[inline(always)]
+unsafe fn products_single(b: *const u16) {
+    // SAFETY: see the function's contract.
+    unsafe {
+        asm!(
+            "tileloadd tmm5, [{b} + {s}*1]",
+            "tileloadd tmm6, [{b} + {s}*1 + 1024]",
+            "tileloadd tmm7, [{b} + {s}*1 + 2048]",
+            "tdpbf16ps tmm0, tmm4, tmm5",
+            "tdpbf16ps tmm0, tmm3, tmm5",
+            "tdpbf16ps tmm0, tmm2, tmm5",
+            "tdpbf16ps tmm0, tmm3, tmm6",
+            "tdpbf16ps tmm0, tmm2, tmm6",
+            "tdpbf16ps tmm0, tmm2, tmm7",
+            b = in(reg) b,
+            s = in(reg) 2 * TILE_COLS * 2,
+            options(nostack, readonly),
+        )
+    }
+}
+
+/// Splits `rows` rows of `valid` k values (row stride `lda`) into `out` as three `[16][seg_k]` bf16
+/// blocks (A₀, A₁, A₂), zero padded to 16 rows and `seg_k` columns.
+///
+/// # Safety
+/// AVX-512F; `a` valid for `rows` rows of `valid` values; `seg_k` a multiple of 16; `out` valid for
+/// `3·16·seg_k` writes.
+#[target_feature(enable = "avx512f")]
+unsafe fn split_rows(
+    a: *const f32,
+    lda: usize,
+    rows: usize,
+    valid: usize,
+    seg_k: usize,
+    out: *mut u16,
+) {
+    for r in 0..TILE_ROWS {
+        let mut col = 0;
+        while col < seg_k {
+            let width = if r < rows {
+                valid.saturating_sub(col).min(16)
+            } else {
+                0
+            };
+            let mask: __mmask16 = if width == 16 {
+                0xFFFF
+            } else {
+                (1u16 << width) - 1
+            };
+            // SAFETY: the mask limits the load to the `width` values of row r that exist.
+            let x = unsafe { _mm512_maskz_loadu_ps(mask, a.add(r * lda + col)) };
+            for (part, v) in split3_lanes(x).into_iter().enumerate() {
+                let packed = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(_mm512_castps_si512(v)));
+                // SAFETY: part < 3, r < 16, col + 16 ≤ seg_k: inside the 3·16·seg_k values.
+                unsafe {
+                    _mm256_storeu_si256(
+                        out.add((part * TILE_ROWS + r) * seg_k + col).cast(),
+                        packed,
+                    )
+                };
+            }
+            col += 16;
+        }
+    }
+}
+
+/// [`split_bf16x3`] on 16 lanes, each part as f32 values with the low 16 bits cleared.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn split3_lanes(x: __m512) -> [__m512; 3] {
+    let x0 = round_to_bf16_lanes(x);
+    let rest = _mm512_sub_ps(x, x0);
+    let x1 = round_to_bf16_lanes(rest);
+    [x0, x1, round_to_bf16_lanes(_mm512_sub_ps(rest, x1))]
+}
+
+/// [`round_to_bf16`] on 16 lanes, as f32 values with the low 16 bits cleared.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn round_to_bf16_lanes(x: __m512) -> __m512 {
+    let bits = _mm512_castps_si512(x);
+    let high = _mm512_set1_epi32(0xFFFF_0000u32 as i32);
+    let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(1));
+    let bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), odd);
+    let rounded = _mm512_and_si512(_mm512_add_epi32(bits, bias), high);
+    let quiet_nan = _mm512_and_si512(_mm512_or_si512(bits, _mm512_set1_epi32(0x0040_0000)), high);
+    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+    _mm512_castsi512_ps(_mm512_mask_mov_epi32(rounded, nan, quiet_nan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values over the whole normal range, both signs, with full 24-bit significands, and the
+    /// rounding ties of bf16.
+    fn samples() -> Vec<f32> {
+        let mut state = 0x2545_f491_u32;
+        let mut out = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            f32::MAX / 2.0,
+            f32::MIN_POSITIVE * 4.0,
+        ];
+        // Ties: low 16 bits exactly 0x8000, with the bf16 part even and odd.
+        out.extend([f32::from_bits(0x3F80_8000), f32::from_bits(0x3F81_8000)]);
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            // Exponent field 17..=246 (|x| ≥ 2⁻¹¹⁰): normal values whose parts stay normal too.
+            let exponent = 17 + state % 230;
+            out.push(f32::from_bits(
+                (state & 0x8000_0000) | (exponent << 23) | (state >> 9),
+            ));
+        }
+        out
+    }
+
+    fn bf16(bits: u16) -> f64 {
+        f64::from(f32::from_bits(u32::from(bits) << 16))
+    }
+
+    #[test]
+    fn split_is_exact_and_ordered() {
+        for x in samples() {
+            let [x0, x1, x2] = split_bf16x3(x);
+            let (p0, p1, p2) = (bf16(x0), bf16(x1), bf16(x2));
+            assert_eq!(
+                p0 + p1 + p2,
+                f64::from(x),
+                "{x:e}: {p0:e} + {p1:e} + {p2:e}"
+            );
+            assert!(
+                p1.abs() <= 2f64.powi(-8) * f64::from(x).abs(),
+                "{x:e}: x1 = {p1:e}"
+            );
+            assert!(
+                p2.abs() <= 2f64.powi(-16) * f64::from(x).abs(),
+                "{x:e}: x2 = {p2:e}"
+            );
+        }
+        assert!(bf16(split_bf16x3(f32::NAN)[0]).is_nan());
+    }
+
+    #[test]
+    fn lane_split_equals_scalar_split() {
+        if !available() {
+            eprintln!(
+                "AMX-BF16 not available on this CPU (or not granted by the OS): not tested here"
+            );
+            return;
+        }
+        let mut values = samples();
+        values.extend([f32::NAN, -f32::NAN, 3.0]);
+        for line in values.chunks_exact(2 * TILE_COLS) {
+            let even: [f32; TILE_COLS] = std::array::from_fn(|j| line[j]);
+            let odd: [f32; TILE_COLS] = std::array::from_fn(|j| line[TILE_COLS + j]);
+            // SAFETY: `available` includes AVX-512F.
+            let lines = unsafe { split_line(&even, &odd) };
+            for j in 0..TILE_COLS {
+                let (e, o) = (split_bf16x3(even[j]), split_bf16x3(odd[j]));
+                for part in 0..3 {
+                    let (got_e, got_o) = (lines[part].0[2 * j], lines[part].0[2 * j + 1]);
+                    if even[j].is_nan() {
+                        assert!(bf16(got_e).is_nan());
+                    } else {
+                        assert_eq!(got_e, e[part], "{:e} part {part}", even[j]);
+                    }
+                    if odd[j].is_nan() {
+                        assert!(bf16(got_o).is_nan());
+                    } else {
+                        assert_eq!(got_o, o[part], "{:e} part {part}", odd[j]);
+                    }
+                }
+            }
+        }
+    }
+}
