@@ -178,15 +178,36 @@ pub fn matmul_f32(
     ldc: usize,
     overwrite: bool,
 ) -> bool {
-    match ProductKernel::selected() {
-        Some(ProductKernel::Amx) if b.has_amx_tiles() && amx_pays_off(b.k) => {
-            matmul_f32_amx(m, a, lda, b, c, ldc, overwrite)
-        }
+    let kernel = match ProductKernel::selected() {
+        Some(ProductKernel::Amx) if b.has_amx_tiles() && amx_pays_off(b.k) => ProductKernel::Amx,
         Some(_) => match Isa::selected() {
-            Some(isa) => matmul_f32_with(isa, m, a, lda, b, c, ldc, overwrite),
-            None => false,
+            Some(isa) => ProductKernel::Fma(isa),
+            None => return false,
         },
-        None => false,
+        None => return false,
+    };
+    matmul_f32_on(kernel, m, a, lda, b, c, ldc, overwrite)
+}
+
+/// [`matmul_f32`] on a given micro-kernel; returns false, touching nothing, when it is not available
+/// on this CPU (or, for AMX, `b` was packed without its tiles).
+///
+/// # Panics
+/// If `a` or `c` is too short for its shape and stride.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_f32_on(
+    kernel: ProductKernel,
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedPanels<f32>,
+    c: &mut [f32],
+    ldc: usize,
+    overwrite: bool,
+) -> bool {
+    match kernel {
+        ProductKernel::Amx => matmul_f32_amx(m, a, lda, b, c, ldc, overwrite),
+        ProductKernel::Fma(isa) => matmul_f32_with(isa, m, a, lda, b, c, ldc, overwrite),
     }
 }
 
@@ -320,23 +341,6 @@ mod tests {
         ProductKernel::Fma(Isa::Avx2),
     ];
 
-    #[allow(clippy::too_many_arguments)]
-    fn matmul_on(
-        kernel: ProductKernel,
-        m: usize,
-        a: &[f32],
-        lda: usize,
-        b: &PackedPanels<f32>,
-        c: &mut [f32],
-        ldc: usize,
-        overwrite: bool,
-    ) -> bool {
-        match kernel {
-            ProductKernel::Amx => matmul_f32_amx(m, a, lda, b, c, ldc, overwrite),
-            ProductKernel::Fma(isa) => matmul_f32_with(isa, m, a, lda, b, c, ldc, overwrite),
-        }
-    }
-
     fn values(len: usize, mul: usize, modulus: usize) -> Vec<f32> {
         (0..len)
             .map(|i| ((i * mul % modulus) as f32 - (modulus / 2) as f32) / (modulus / 2) as f32)
@@ -368,7 +372,7 @@ mod tests {
                     1,
                 );
                 let mut got = vec![0.5f32; m * n];
-                assert!(matmul_on(isa, m, &a, k, &packed, &mut got, n, false));
+                assert!(matmul_f32_on(isa, m, &a, k, &packed, &mut got, n, false));
                 for (g, w) in got.iter().zip(&want) {
                     assert!(
                         (g - w).abs() <= 1e-5 * w.abs().max(1.0),
@@ -376,7 +380,7 @@ mod tests {
                     );
                 }
                 let mut over = vec![f32::NAN; m * n];
-                matmul_on(isa, m, &a, k, &packed, &mut over, n, true);
+                matmul_f32_on(isa, m, &a, k, &packed, &mut over, n, true);
                 for (g, w) in over.iter().zip(&want) {
                     assert!(
                         (g + 0.5 - w).abs() <= 1e-5 * w.abs().max(1.0),
