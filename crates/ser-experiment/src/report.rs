@@ -67,6 +67,9 @@ pub struct CellReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct Table1Report {
     pub git_revision: String,
+    /// The distinct LSTM kernel descriptions of the units in the table (more than one when units from
+    /// runs on other kernels were reused; "" for units written before session 11).
+    pub kernels: Vec<String>,
     pub data_dir: PathBuf,
     pub clips: usize,
     pub actors: Vec<u8>,
@@ -246,6 +249,7 @@ impl Table1Report {
             self.git_revision,
             self.fingerprint,
         );
+        s += &kernels_note(&self.kernels);
         s += "UAR, WA and macro-F1 are computed on the pooled out-of-fold test predictions (mean ± sample std over seeds).\n\n";
         s += &self.markdown_table();
         s += &format!(
@@ -376,4 +380,52 @@ pub fn compact_actors(actors: &[u8]) -> String {
         i = j + 1;
     }
     parts.join(", ")
+}
+
+/// One markdown line naming the LSTM kernels the units ran on, with a warning when they differ (their
+/// results differ in the last bits, so such a table mixes two slightly different computations).
+fn kernels_note(kernels: &[String]) -> String {
+    let named: Vec<&str> = kernels
+        .iter()
+        .map(|k| {
+            if k.is_empty() {
+                "not recorded"
+            } else {
+                k.as_str()
+            }
+        })
+        .collect();
+    match named.as_slice() {
+        [] => String::new(),
+        [one] => format!("LSTM kernels: {one}.\n\n"),
+        many => format!(
+            "LSTM kernels: **the units ran on different kernels** ({}); their results differ in the \
+             last bits. Rerun into a fresh `--out` for a table from one.\n\n",
+            many.join("; ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernels_note;
+
+    #[test]
+    fn kernels_note_names_one_and_warns_about_several() {
+        assert_eq!(kernels_note(&[]), "");
+        let one = kernels_note(&["gates wide on Avx512, products Avx512 FMA".to_string()]);
+        assert_eq!(
+            one,
+            "LSTM kernels: gates wide on Avx512, products Avx512 FMA.\n\n"
+        );
+        let mixed = kernels_note(&[
+            String::new(),
+            "gates wide on Avx2, products Avx2 FMA".to_string(),
+        ]);
+        assert!(mixed.contains("different kernels"), "{mixed}");
+        assert!(
+            mixed.contains("not recorded; gates wide on Avx2"),
+            "{mixed}"
+        );
+    }
 }

@@ -213,6 +213,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
         }
 
         let revision = git_revision();
+        let kernels = ser_nn::kernel_summary();
         let remaining = Mutex::new(remaining_per_cell);
         let finished = AtomicUsize::new(0);
         let total = pending.len();
@@ -281,6 +282,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
                 seconds,
                 schedule: placement.name().to_string(),
                 git_revision: revision.clone(),
+                kernels: kernels.clone(),
                 config: config.clone(),
                 classifier: outcome.classifier,
                 features: mfcc_json.clone(),
@@ -326,8 +328,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary> {
         })
         .collect();
     let wall_seconds = start.elapsed().as_secs_f64();
+    let mut kernels: Vec<String> = records.iter().map(|r| r.kernels.clone()).collect();
+    kernels.sort();
+    kernels.dedup();
     let report = Table1Report {
         git_revision: git_revision(),
+        kernels,
         data_dir: resolved.dir.clone(),
         clips: clips.len(),
         actors: plan_actors,

@@ -78,6 +78,9 @@ pub struct UnitRecord {
     /// How the unit ran: "concurrent" (beside another unit) or "alone" (all threads).
     pub schedule: String,
     pub git_revision: String,
+    /// The LSTM kernels that ran (`ser_nn::kernel_summary`); empty in units written before session 11.
+    #[serde(default)]
+    pub kernels: String,
     pub config: ExperimentConfig,
     pub classifier: ser_nn::ClassifierConfig,
     pub features: serde_json::Value,

@@ -45,6 +45,7 @@ fn record(unit: &Unit, fingerprint: &str) -> UnitRecord {
         seconds: 0.5,
         schedule: "alone".into(),
         git_revision: "unknown".into(),
+        kernels: String::new(),
         config: ExperimentConfig::quick(),
         classifier: ClassifierConfig::paper(unit.cell.hidden, unit.cell.layers, unit.cell.head),
         features: serde_json::json!({"preset": "test"}),

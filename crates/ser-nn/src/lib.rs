@@ -42,6 +42,7 @@ pub use io::{
 };
 pub use linear::Linear;
 pub use loss::{log_softmax, softmax, CrossEntropy};
+pub use lstm_core::kernels::summary as kernel_summary;
 pub use lstm_core::{PackedBatch, Real};
 pub use optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 pub use pooling::AttentionPool;

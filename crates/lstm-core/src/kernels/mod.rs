@@ -104,6 +104,28 @@ pub type BackwardFn<T> = fn(
     dc: &mut [T],
 );
 
+/// The kernels an `f32` [`crate::Lstm`] built with [`crate::Lstm::new`] runs in this process, in words:
+/// the gate pass (`SER_KERNEL`) with its instruction set (`SER_ISA`) and the packed matrix products
+/// (`SER_MATMUL`), e.g. `gates wide on Avx512, products AMX (f32 as bf16x3)`. The choice changes the
+/// last bits of results (AMX against FMA, and the reciprocal estimate between CPU vendors), so runs
+/// record it beside their results.
+pub fn summary() -> String {
+    let gates = match KernelKind::from_env() {
+        Ok(Some(KernelKind::Scalar)) => "gates scalar".to_string(),
+        _ => match (gates_wide::kernel(), isa::Isa::selected()) {
+            (Some(_), Some(isa)) => format!("gates wide on {isa:?}"),
+            (Some(_), None) => "gates wide".to_string(),
+            (None, _) => "gates scalar".to_string(),
+        },
+    };
+    let products = match step_gemm::ProductKernel::selected() {
+        Some(step_gemm::ProductKernel::Amx) => "AMX (f32 as bf16x3)".to_string(),
+        Some(step_gemm::ProductKernel::Fma(isa)) => format!("{isa:?} FMA"),
+        None => "matrixmultiply".to_string(),
+    };
+    format!("{gates}, products {products}")
+}
+
 /// A chosen gate kernel: its kind and its two fused passes.
 #[derive(Clone, Copy, Debug)]
 pub struct GateKernel<T> {
