@@ -34,47 +34,27 @@ fn step(c: &mut Criterion) {
             .collect();
         let (mut cs, mut hs) = (vec![0.0f32; rows * hidden], vec![0.0f32; rows * hidden]);
         let mut g = projected.clone();
-        let n = 4 * hidden;
-        group.bench_function(format!("product_h{hidden}_m{rows}"), |b| {
-            b.iter(|| {
-                g.copy_from_slice(&projected);
-                matmul_f32(rows, &h, hidden, &packed, &mut g, n, false);
-                black_box(&g);
-            })
-        });
-        group.bench_function(format!("gates_h{hidden}_m{rows}"), |b| {
-            b.iter(|| {
-                g.copy_from_slice(&projected);
-                kernel.forward(
-                    rows,
-                    hidden,
-                    &bias,
-                    &mut g,
-                    Some(&c_prev),
-                    &mut cs,
-                    &mut hs,
-                    None,
-                );
-                black_box(&hs);
-            })
-        });
-        group.bench_function(format!("product_then_gates_h{hidden}_m{rows}"), |b| {
-            b.iter(|| {
-                g.copy_from_slice(&projected);
-                matmul_f32(rows, &h, hidden, &packed, &mut g, n, false);
-                kernel.forward(
-                    rows,
-                    hidden,
-                    &bias,
-                    &mut g,
-                    Some(&c_prev),
-                    &mut cs,
-                    &mut hs,
-                    None,
-                );
-                black_box(&hs);
-            })
-        });
+        // One step, with or without each part: G = projected; G += h·W_hhᵀ; gate pass over G.
+        let mut run = |product: bool, gates: bool| {
+            g.copy_from_slice(&projected);
+            if product {
+                matmul_f32(rows, &h, hidden, &packed, &mut g, 4 * hidden, false);
+            }
+            if gates {
+                let c_prev = Some(c_prev.as_slice());
+                kernel.forward(rows, hidden, &bias, &mut g, c_prev, &mut cs, &mut hs, None);
+            }
+            black_box((&g, &hs));
+        };
+        for (name, product, gates) in [
+            ("product", true, false),
+            ("gates", false, true),
+            ("product_then_gates", true, true),
+        ] {
+            group.bench_function(format!("{name}_h{hidden}_m{rows}"), |b| {
+                b.iter(|| run(product, gates))
+            });
+        }
     }
     group.finish();
 }
