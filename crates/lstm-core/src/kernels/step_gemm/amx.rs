@@ -25,8 +25,8 @@
 //! Speed on this project's Xeon (session 11): one `TDPBF16PS` (16·16·32 multiply-adds) issues every
 //! 4.5–5.2 ns per core with independent accumulators, 3.2–3.6 TFLOP/s in bf16, so six per f32 product make
 //! an f32-equivalent peak of 530–600 GFLOP/s per core, against 226 for AVX-512 FMAs. The step product
-//! `[16×128]·[128×512]` takes 6.3–6.8 µs here (310–330 GFLOP/s) against about 12 µs with the AVX-512 FMA
-//! kernel. What holds it below the peak: each B tile is used for 16 rows only, so B streams from L2
+//! `[16×128]·[128×512]` runs at 264–309 GFLOP/s on one thread here (`cargo xtask bench-lstm`, "step
+//! product alone"; 158–180 with the AVX-512 FMA kernel). What holds it below the peak: each B tile is used for 16 rows only, so B streams from L2
 //! once per step, and two accumulators leave part of the instruction's latency exposed. Schedules with
 //! three or four accumulators ran 29–43 % slower in a C prototype: with only eight tile registers they
 //! must reload a B register while an earlier product still reads it.
