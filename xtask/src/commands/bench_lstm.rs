@@ -35,7 +35,6 @@
 use anyhow::Context;
 use lstm_core::init::{init_lstm_seeded, InitConfig};
 use lstm_core::kernels::isa::Isa;
-use lstm_core::kernels::step_gemm::ProductKernel;
 use lstm_core::{ForwardOptions, Lstm, LstmConfig, LstmGradients, PackedBatch, ParamLayout};
 use std::path::PathBuf;
 use std::process::Command;
@@ -461,11 +460,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.rounds,
         lanes = fma_lanes(),
         isa = Isa::selected().map_or("no SIMD".to_string(), |i| format!("{i:?}")),
-        products = match ProductKernel::selected() {
-            Some(ProductKernel::Amx) => "AMX (f32 as bf16x3)".to_string(),
-            Some(ProductKernel::Fma(isa)) => format!("{isa:?} FMA"),
-            None => "matrixmultiply".to_string(),
-        },
+        products = lstm_core::kernels::products_summary(),
     );
     println!("| shape    | ours train fr/s | ours infer fr/s | train GFLOP/s | % peak | torch train fr/s | train ×           | torch infer fr/s | infer ×           |");
     println!("|----------|----------------:|----------------:|--------------:|-------:|-----------------:|------------------:|-----------------:|------------------:|");

@@ -118,12 +118,17 @@ pub fn summary() -> String {
             (None, _) => "gates scalar".to_string(),
         },
     };
-    let products = match step_gemm::ProductKernel::selected() {
+    format!("{gates}, products {}", products_summary())
+}
+
+/// The selected kernel of the packed matrix products, in words: `AMX (f32 as bf16x3)`, `Avx512 FMA`,
+/// `Avx2 FMA`, or `matrixmultiply` where the CPU has none of them.
+pub fn products_summary() -> String {
+    match step_gemm::ProductKernel::selected() {
         Some(step_gemm::ProductKernel::Amx) => "AMX (f32 as bf16x3)".to_string(),
         Some(step_gemm::ProductKernel::Fma(isa)) => format!("{isa:?} FMA"),
         None => "matrixmultiply".to_string(),
-    };
-    format!("{gates}, products {products}")
+    }
 }
 
 /// A chosen gate kernel: its kind and its two fused passes.

@@ -42,8 +42,10 @@ const TILE_ROWS: usize = 16;
 const TILE_K: usize = 32;
 /// Columns of a C tile.
 const TILE_COLS: usize = 16;
-/// bf16 values in one tile (1 KB).
+/// bf16 values in one tile.
 const TILE_VALUES: usize = TILE_ROWS * TILE_K;
+/// Bytes in one tile (1 KB): the distance between B₀, B₁, B₂ of a column tile in the packed weights.
+const TILE_BYTES: usize = 2 * TILE_VALUES;
 /// Most k values past the last full chunk that go through AVX-512 FMAs instead of a zero-padded chunk
 /// (the paper's 34 MFCC inputs: one chunk of 32 and 2 by FMA, not 64 with 30 zeros).
 const FMA_TAIL: usize = 8;
@@ -387,25 +389,28 @@ unsafe fn products_pair(b: *const u16) {
     unsafe {
         asm!(
             "tileloadd tmm5, [{b} + {s}*1]",
-            "tileloadd tmm6, [{b} + {s}*1 + 3072]",
+            "tileloadd tmm6, [{b} + {s}*1 + {second}]",
             "tdpbf16ps tmm0, tmm4, tmm5",
             "tdpbf16ps tmm1, tmm4, tmm6",
             "tdpbf16ps tmm0, tmm3, tmm5",
             "tdpbf16ps tmm1, tmm3, tmm6",
             "tdpbf16ps tmm0, tmm2, tmm5",
             "tdpbf16ps tmm1, tmm2, tmm6",
-            "tileloadd tmm7, [{b} + {s}*1 + 1024]",
-            "tileloadd tmm5, [{b} + {s}*1 + 4096]",
+            "tileloadd tmm7, [{b} + {s}*1 + {part1}]",
+            "tileloadd tmm5, [{b} + {s}*1 + {second} + {part1}]",
             "tdpbf16ps tmm0, tmm3, tmm7",
             "tdpbf16ps tmm1, tmm3, tmm5",
             "tdpbf16ps tmm0, tmm2, tmm7",
             "tdpbf16ps tmm1, tmm2, tmm5",
-            "tileloadd tmm6, [{b} + {s}*1 + 2048]",
-            "tileloadd tmm7, [{b} + {s}*1 + 5120]",
+            "tileloadd tmm6, [{b} + {s}*1 + {part2}]",
+            "tileloadd tmm7, [{b} + {s}*1 + {second} + {part2}]",
             "tdpbf16ps tmm0, tmm2, tmm6",
             "tdpbf16ps tmm1, tmm2, tmm7",
             b = in(reg) b,
-            s = in(reg) 2 * TILE_COLS * 2,
+            s = in(reg) TILE_K * 2,
+            part1 = const TILE_BYTES,
+            part2 = const 2 * TILE_BYTES,
+            second = const 3 * TILE_BYTES,
             options(nostack, readonly),
         )
     }
@@ -421,8 +426,8 @@ unsafe fn products_single(b: *const u16) {
     unsafe {
         asm!(
             "tileloadd tmm5, [{b} + {s}*1]",
-            "tileloadd tmm6, [{b} + {s}*1 + 1024]",
-            "tileloadd tmm7, [{b} + {s}*1 + 2048]",
+            "tileloadd tmm6, [{b} + {s}*1 + {part1}]",
+            "tileloadd tmm7, [{b} + {s}*1 + {part2}]",
             "tdpbf16ps tmm0, tmm4, tmm5",
             "tdpbf16ps tmm0, tmm3, tmm5",
             "tdpbf16ps tmm0, tmm2, tmm5",
@@ -430,7 +435,9 @@ unsafe fn products_single(b: *const u16) {
             "tdpbf16ps tmm0, tmm2, tmm6",
             "tdpbf16ps tmm0, tmm2, tmm7",
             b = in(reg) b,
-            s = in(reg) 2 * TILE_COLS * 2,
+            s = in(reg) TILE_K * 2,
+            part1 = const TILE_BYTES,
+            part2 = const 2 * TILE_BYTES,
             options(nostack, readonly),
         )
     }
