@@ -416,7 +416,7 @@ impl<T: Real> Lstm<T> {
 fn pack_per_unit<T: Real>(
     config: &LstmConfig,
     panels: &mut Vec<PackedPanels<T>>,
-    mut pack: impl FnMut(usize, usize, &mut PackedPanels<T>),
+    pack: impl Fn(usize, usize, &mut PackedPanels<T>) + Sync,
 ) {
     if !T::has_step_matmul() {
         panels.clear();
@@ -424,7 +424,9 @@ fn pack_per_unit<T: Real>(
     }
     let dirs = config.num_directions();
     panels.resize_with(config.num_layers * dirs, PackedPanels::default);
-    for (u, packed) in panels.iter_mut().enumerate() {
-        pack(u, dirs, packed);
-    }
+    // One task per unit: packing is the serial start of every pass.
+    panels
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(u, packed)| pack(u, dirs, packed));
 }

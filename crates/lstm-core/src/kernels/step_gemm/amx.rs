@@ -16,11 +16,12 @@
 //! subnormal results.
 //!
 //! Tiles: C in `tmm0`/`tmm1` (16 rows × two 16-column tiles), A₀, A₁, A₂ in `tmm2`–`tmm4` (16 rows × 32
-//! k), B₀, B₁, B₂ in `tmm5`–`tmm7` (32 k as 16 pairs × 16 columns). B is packed once per pass
-//! ([`pack_tiles`]); A is split per call, 16 rows and at most [`SEG_CHUNKS`]·32 k at a time, into a stack
-//! buffer. Up to [`FMA_TAIL`] k values after the last full chunk go through AVX-512 FMAs on the f32
-//! panels instead of a zero-padded chunk. All tile memory is 64-byte aligned (a tile row across two cache
-//! lines ran the kernel at a third of its speed).
+//! k), B₀, B₁, B₂ in `tmm5`–`tmm7` (32 k as 16 pairs × 16 columns). B is packed once per pass from its
+//! f32 panels ([`pack_tiles`]); A is split per call, 16 rows and at most [`SEG_CHUNKS`]·32 k at a time,
+//! into a stack buffer. Up to [`FMA_TAIL`] k values after the last full chunk go through AVX-512 FMAs on
+//! the f32 panels instead of a zero-padded chunk. The tiles of A and B are 64-byte aligned (a tile row
+//! across two cache lines ran the kernel at a third of its speed); C is read and written where the caller
+//! keeps it, once per 16 × 32 block and segment.
 //!
 //! Speed on this project's Xeon (session 11): one `TDPBF16PS` (16·16·32 multiply-adds) issues every
 //! 4.5–5.2 ns per core with independent accumulators, 3.2–3.6 TFLOP/s in bf16, so six per f32 product make
@@ -123,41 +124,78 @@ fn round_to_bf16(x: f32) -> u16 {
 #[repr(C, align(64))]
 pub struct TileLine(pub [u16; TILE_K]);
 
-/// Packs `B[kk][j] = at(kk, j)` (k × n) as bf16x3 tiles, `[⌈k/32⌉][⌈n/16⌉][part 0..3][16 pairs][16 cols][2]`,
-/// zero padded; the pair `(B[32c + 2r][j], B[32c + 2r + 1][j])` sits at row r of chunk c, as
-/// `TDPBF16PS` reads its second source.
-pub(super) fn pack_tiles(
-    k: usize,
-    n: usize,
-    at: impl Fn(usize, usize) -> f32,
-    out: &mut Vec<TileLine>,
-) {
+/// Packs `B` (k × n) as bf16x3 tiles, `[⌈k/32⌉][⌈n/16⌉][part 0..3][16 pairs][16 cols][2]`, zero padded;
+/// the pair `(B[32c + 2r][j], B[32c + 2r + 1][j])` sits at row r of chunk c, as `TDPBF16PS` reads its
+/// second source. Reads B from its f32 panels `[⌈n/16⌉][k][16]` (zero past n), see `PackedPanels`.
+///
+/// # Panics
+/// If `panels` holds fewer than ⌈n/16⌉·k·16 values, or AMX is not [`available`].
+pub(super) fn pack_tiles(k: usize, n: usize, panels: &[f32], out: &mut Vec<TileLine>) {
     let (chunks, col_tiles) = (tile_chunks(k), n.div_ceil(TILE_COLS));
+    assert!(
+        panels.len() >= col_tiles * k * TILE_COLS,
+        "pack_tiles: panels too short"
+    );
+    assert!(available(), "pack_tiles: AMX not available");
     out.clear();
     out.resize(chunks * col_tiles * 3 * TILE_ROWS, TileLine::default());
-    let (mut even, mut odd) = ([0f32; TILE_COLS], [0f32; TILE_COLS]);
+    // SAFETY: `available` includes AVX-512F; the extents were checked above.
+    unsafe { pack_tiles_avx512(k, chunks, col_tiles, panels.as_ptr(), out) };
+}
+
+/// [`pack_tiles`] after its checks.
+///
+/// # Safety
+/// AVX-512F; `panels` valid for `col_tiles·k·16` values; `out` holds `chunks·col_tiles·48` lines.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_tiles_avx512(
+    k: usize,
+    chunks: usize,
+    col_tiles: usize,
+    panels: *const f32,
+    out: &mut [TileLine],
+) {
     for chunk in 0..chunks {
         for tile in 0..col_tiles {
             let base = (chunk * col_tiles + tile) * 3 * TILE_ROWS;
+            // Row kk of this column tile's panel, zero past k.
+            let row = |kk: usize| {
+                if kk < k {
+                    // SAFETY: kk < k and tile < col_tiles: inside the panels (caller contract).
+                    unsafe { _mm512_loadu_ps(panels.add((tile * k + kk) * TILE_COLS)) }
+                } else {
+                    _mm512_setzero_ps()
+                }
+            };
             for pair in 0..TILE_K / 2 {
                 let kk = chunk * TILE_K + 2 * pair;
-                for (col, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
-                    let j = tile * TILE_COLS + col;
-                    *e = if kk < k && j < n { at(kk, j) } else { 0.0 };
-                    *o = if kk + 1 < k && j < n {
-                        at(kk + 1, j)
-                    } else {
-                        0.0
+                let parts = split_pair(row(kk), row(kk + 1));
+                for (part, line) in parts.into_iter().enumerate() {
+                    // SAFETY: a TileLine is 64 aligned bytes; the index is below chunks·col_tiles·48.
+                    unsafe {
+                        _mm512_store_si512(
+                            out[base + part * TILE_ROWS + pair].0.as_mut_ptr().cast(),
+                            line,
+                        )
                     };
-                }
-                // SAFETY: `available` (the caller's precondition for packing tiles) includes AVX-512F.
-                let lines = unsafe { split_line(&even, &odd) };
-                for (part, line) in lines.into_iter().enumerate() {
-                    out[base + part * TILE_ROWS + pair] = line;
                 }
             }
         }
     }
+}
+
+/// One tile row of each of the three parts from 16 columns of two consecutive k: u16 `2j` holds the
+/// part of `even[j]`, `2j + 1` that of `odd[j]` ([`split_bf16x3`] per value).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn split_pair(even: __m512, odd: __m512) -> [__m512i; 3] {
+    let (even, odd) = (split3_lanes(even), split3_lanes(odd));
+    std::array::from_fn(|part| {
+        _mm512_or_si512(
+            _mm512_srli_epi32::<16>(_mm512_castps_si512(even[part])),
+            _mm512_castps_si512(odd[part]),
+        )
+    })
 }
 
 /// Chunks of 32 k values that go through tiles: all of k, the last chunk zero padded, unless at most
@@ -173,33 +211,6 @@ pub(super) fn tile_chunks(k: usize) -> usize {
 /// k values after the tile chunks, multiplied with AVX-512 FMAs against the f32 panels.
 pub(super) fn fma_tail(k: usize) -> usize {
     k.saturating_sub(tile_chunks(k) * TILE_K)
-}
-
-/// One tile row of each of the three parts from 16 columns of two consecutive k: u16 `2j` holds the
-/// part of `even[j]`, `2j + 1` that of `odd[j]` ([`split_bf16x3`] per value).
-///
-/// # Safety
-/// AVX-512F.
-#[target_feature(enable = "avx512f")]
-unsafe fn split_line(even: &[f32; TILE_COLS], odd: &[f32; TILE_COLS]) -> [TileLine; 3] {
-    // SAFETY: 16 values each.
-    let (even, odd) = unsafe {
-        (
-            _mm512_loadu_ps(even.as_ptr()),
-            _mm512_loadu_ps(odd.as_ptr()),
-        )
-    };
-    let (even, odd) = (split3_lanes(even), split3_lanes(odd));
-    let mut lines = [TileLine::default(); 3];
-    for (line, (e, o)) in lines.iter_mut().zip(even.into_iter().zip(odd)) {
-        let packed = _mm512_or_si512(
-            _mm512_srli_epi32::<16>(_mm512_castps_si512(e)),
-            _mm512_castps_si512(o),
-        );
-        // SAFETY: a TileLine is 64 aligned bytes.
-        unsafe { _mm512_store_si512(line.0.as_mut_ptr().cast(), packed) };
-    }
-    lines
 }
 
 /// `ldtilecfg` operand: palette 1, eight tiles of 16 rows × 64 bytes.
@@ -243,8 +254,11 @@ struct SplitBuffer([u16; SPLIT_VALUES]);
 struct CTile([f32; TILE_ROWS * TILE_COLS]);
 
 /// `C[m×n] = A·B` (`overwrite`) or `C += A·B` with B packed by [`pack_tiles`] (and, for the
-/// [`fma_tail`], as f32 panels). Each C tile starts from zero; its sum over one split segment of k
-/// (≤ 256 values; in the last segment plus the FMA tail) is then written to C or added to it.
+/// [`fma_tail`], as f32 panels), one split segment of k (≤ 256 values) at a time. A whole 16 × 16 tile
+/// of C with no FMA tail to follow stays in the tile registers: loaded from C when adding (else
+/// zeroed), it takes the segment's products and is stored straight back. Other tiles start from zero,
+/// go through a stack buffer, take the FMA tail there and are then written to C or added to it. (Adding
+/// through the buffer made the step product wait for each tile store: 9–17 % slower at H = 64–128.)
 ///
 /// # Safety
 /// Requires [`available`] (AMX-TILE, AMX-BF16, AVX-512F, tile state granted); `a` valid for m rows of
@@ -298,11 +312,28 @@ pub(super) unsafe fn matmul(
             let mut tile = 0;
             while tile < col_tiles {
                 let pair = (col_tiles - tile).min(2);
+                // C's tiles go straight through the tile registers when they are whole and no FMA tail
+                // follows; otherwise via `c_tiles` and vector adds.
+                let direct = rows == TILE_ROWS
+                    && (tile + pair) * TILE_COLS <= n
+                    && !(last_segment && tail > 0);
+                let c_at = c.wrapping_add(r0 * ldc + tile * TILE_COLS);
                 // SAFETY: `split` holds seg_chunks chunks of 16 rows; the B tiles of chunks
                 // first_chunk.. and column tiles tile..tile+pair exist by `pack_tiles`; `c_tiles`
                 // holds two aligned 16 × 16 tiles.
                 unsafe {
-                    asm!("tilezero tmm0", "tilezero tmm1", options(nostack, nomem));
+                    if direct && add_to_c {
+                        asm!(
+                            "tileloadd tmm0, [{c0} + {s}*1]",
+                            "tileloadd tmm1, [{c0} + {s}*1 + {next}]",
+                            c0 = in(reg) c_at,
+                            s = in(reg) ldc * 4,
+                            next = const TILE_COLS * 4,
+                            options(nostack, readonly),
+                        );
+                    } else {
+                        asm!("tilezero tmm0", "tilezero tmm1", options(nostack, nomem));
+                    }
                     for chunk in 0..seg_chunks {
                         let a_tiles = split.add(chunk * TILE_K).cast_const();
                         asm!(
@@ -322,6 +353,27 @@ pub(super) unsafe fn matmul(
                         } else {
                             products_single(b);
                         }
+                    }
+                    if direct {
+                        if pair == 2 {
+                            asm!(
+                                "tilestored [{c0} + {s}*1], tmm0",
+                                "tilestored [{c0} + {s}*1 + {next}], tmm1",
+                                c0 = in(reg) c_at,
+                                s = in(reg) ldc * 4,
+                                next = const TILE_COLS * 4,
+                                options(nostack),
+                            );
+                        } else {
+                            asm!(
+                                "tilestored [{c0} + {s}*1], tmm0",
+                                c0 = in(reg) c_at,
+                                s = in(reg) ldc * 4,
+                                options(nostack),
+                            );
+                        }
+                        tile += pair;
+                        continue;
                     }
                     asm!(
                         "tilestored [{t0} + {s}*1], tmm0",
@@ -582,8 +634,14 @@ mod tests {
         for line in values.chunks_exact(2 * TILE_COLS) {
             let even: [f32; TILE_COLS] = std::array::from_fn(|j| line[j]);
             let odd: [f32; TILE_COLS] = std::array::from_fn(|j| line[TILE_COLS + j]);
-            // SAFETY: `available` includes AVX-512F.
-            let lines = unsafe { split_line(&even, &odd) };
+            // SAFETY: `available` includes AVX-512F; 16 values each.
+            let lines = unsafe {
+                split_pair(
+                    _mm512_loadu_ps(even.as_ptr()),
+                    _mm512_loadu_ps(odd.as_ptr()),
+                )
+                .map(|v| std::mem::transmute::<__m512i, TileLine>(v))
+            };
             for j in 0..TILE_COLS {
                 let (e, o) = (split_bf16x3(even[j]), split_bf16x3(odd[j]));
                 for part in 0..3 {

@@ -112,14 +112,25 @@ impl<T: Real> PackedPanels<T> {
         self.data.clear();
         self.data.resize(panels * k * NR, T::ZERO);
         for p in 0..panels {
-            for kk in 0..k {
-                let dst = &mut self.data[(p * k + kk) * NR..][..NR];
-                for (l, d) in dst
-                    .iter_mut()
-                    .enumerate()
-                    .take(n.saturating_sub(p * NR).min(NR))
-                {
-                    *d = src[kk * rs + (p * NR + l) * cs];
+            let (panel, width) = (
+                &mut self.data[p * k * NR..(p + 1) * k * NR],
+                n.saturating_sub(p * NR).min(NR),
+            );
+            // Walk the source along its unit stride: down a column of B when B is a transposed
+            // row-major matrix (rs = 1), along a row otherwise.
+            if rs <= cs {
+                for l in 0..width {
+                    let column = &src[(p * NR + l) * cs..];
+                    for (kk, d) in panel.iter_mut().skip(l).step_by(NR).enumerate() {
+                        *d = column[kk * rs];
+                    }
+                }
+            } else {
+                for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                    let row = &src[kk * rs + p * NR * cs..];
+                    for (l, d) in dst[..width].iter_mut().enumerate() {
+                        *d = row[l * cs];
+                    }
                 }
             }
         }
@@ -127,8 +138,10 @@ impl<T: Real> PackedPanels<T> {
         self.tiles.clear();
         #[cfg(target_arch = "x86_64")]
         if T::has_step_matmul() && ProductKernel::Amx.is_available() {
-            let at = |kk: usize, j: usize| src[kk * rs + j * cs].to_f64() as f32;
-            amx::pack_tiles(k, n, at, &mut self.tiles);
+            let panels = (&self.data as &dyn std::any::Any).downcast_ref::<Vec<f32>>();
+            if let Some(panels) = panels {
+                amx::pack_tiles(k, n, panels, &mut self.tiles);
+            }
         }
     }
 
@@ -345,6 +358,28 @@ mod tests {
         (0..len)
             .map(|i| ((i * mul % modulus) as f32 - (modulus / 2) as f32) / (modulus / 2) as f32)
             .collect()
+    }
+
+    /// The panels hold B exactly, zero padded, whichever of its strides is the unit one.
+    #[test]
+    fn panels_hold_b_in_both_layouts() {
+        for (k, n) in [(1, 1), (3, 17), (34, 128), (40, 33)] {
+            let w = values(k * n, 7, 23);
+            for (rs, cs) in [(1, k), (n, 1)] {
+                let mut packed = PackedPanels::default();
+                packed.pack(k, n, &w, rs, cs);
+                for p in 0..n.div_ceil(NR) {
+                    for kk in 0..k {
+                        for l in 0..NR {
+                            let j = p * NR + l;
+                            let want = if j < n { w[kk * rs + j * cs] } else { 0.0 };
+                            let got = packed.data()[(p * k + kk) * NR + l];
+                            assert_eq!(got.to_bits(), want.to_bits(), "[{k}×{n}] ({kk},{j})");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
