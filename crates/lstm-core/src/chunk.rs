@@ -8,6 +8,7 @@
 //! sequences at step t are again a prefix) and writes its own partial weight gradient; partials are summed
 //! in chunk order.
 
+use crate::aligned::AlignedBuf;
 use crate::packed::PackedBatch;
 use crate::real::Real;
 
@@ -107,8 +108,9 @@ impl ChunkPlan {
 pub struct ChunkWorkspace<T> {
     /// Gathered layer-0 input `[n, I]`.
     pub x0: Vec<T>,
-    /// Per layer: gates `[n, 4H]` (activations after forward, pre-activation gradients after backward).
-    pub gates: Vec<Vec<T>>,
+    /// Per layer: gates `[n, 4H]` (activations after forward, pre-activation gradients after backward),
+    /// starting on a cache line (the AMX kernel reads and writes them as tiles).
+    pub gates: Vec<AlignedBuf<T>>,
     /// Per layer: cell states `[n, H]`.
     pub c: Vec<Vec<T>>,
     /// Per layer, training only (empty in inference): tanh of the cell states `[n, H]`, which backward
@@ -146,8 +148,8 @@ pub fn fit<T: Real>(v: &mut Vec<T>, n: usize) {
 }
 
 /// Makes `v` hold `layers` buffers.
-pub fn fit_layers<T>(v: &mut Vec<Vec<T>>, layers: usize) {
-    v.resize_with(layers, Vec::new);
+pub fn fit_layers<B: Default>(v: &mut Vec<B>, layers: usize) {
+    v.resize_with(layers, B::default);
 }
 
 impl<T: Real> ChunkWorkspace<T> {
@@ -155,8 +157,10 @@ impl<T: Real> ChunkWorkspace<T> {
     pub fn poison_forward(&mut self) {
         self.x0.fill(T::NAN);
         self.xrev.fill(T::NAN);
+        for v in self.gates.iter_mut() {
+            v.fill(T::NAN);
+        }
         for group in [
-            &mut self.gates,
             &mut self.c,
             &mut self.tanh_c,
             &mut self.h,

@@ -87,13 +87,8 @@ pub(crate) fn forward_chunk<T: Real>(
     );
     let n = plan.rows();
     fit(&mut ws.x0, n * input);
-    for name in [
-        &mut ws.gates,
-        &mut ws.c,
-        &mut ws.tanh_c,
-        &mut ws.h,
-        &mut ws.bias,
-    ] {
+    fit_layers(&mut ws.gates, layers * dirs);
+    for name in [&mut ws.c, &mut ws.tanh_c, &mut ws.h, &mut ws.bias] {
         fit_layers(name, layers * dirs);
     }
     for name in [&mut ws.dropped, &mut ws.mask] {
@@ -107,7 +102,7 @@ pub(crate) fn forward_chunk<T: Real>(
         n.min(projection_block_rows::<T>(h) + plan.batch_sizes.first().copied().unwrap_or(0))
     };
     for u in 0..layers * dirs {
-        fit(&mut ws.gates[u], gate_rows * 4 * h);
+        ws.gates[u].fit(gate_rows * 4 * h);
         fit(&mut ws.c[u], n * h);
         fit(&mut ws.tanh_c[u], if ctx.keep_gates { n * h } else { 0 });
         fit(&mut ws.h[u], n * h);

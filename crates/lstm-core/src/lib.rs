@@ -15,6 +15,7 @@
 //! - Nothing is normalised or scaled except by inter-layer dropout in training.
 //! - `f32` is the fast path (SIMD gates, `sgemm`); `f64` exists for finite-difference checks.
 
+pub mod aligned;
 mod backward;
 pub mod chunk;
 pub mod config;

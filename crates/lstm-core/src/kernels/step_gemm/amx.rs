@@ -5,8 +5,9 @@
 //! ```text
 //! x = x₀ + x₁ + x₂,   x₀ = bf16(x),  x₁ = bf16(x − x₀),  x₂ = x − x₀ − x₁   (|x₁| ≤ 2⁻⁸|x|, |x₂| ≤ 2⁻¹⁶|x|)
 //! ```
-//! (three 8-bit significands hold the 24 of an f32, so the split is exact for |x| ≥ 2⁻¹¹⁰; test
-//! `split_is_exact_and_ordered`). The product keeps the six terms down to order 2⁻¹⁶:
+//! (three 8-bit significands hold the 24 of an f32, so the split is exact for |x| ≥ 2⁻¹⁰³, where no part
+//! is subnormal; test `split_is_exact_and_ordered`). The rounding is `VCVTNEPS2BF16`'s, which turns
+//! subnormal values into zeros, as `TDPBF16PS` reads them anyway: below 2⁻¹⁰³ a part under 2⁻¹²⁶ is lost. The product keeps the six terms down to order 2⁻¹⁶:
 //! ```text
 //! a·b ≈ a₂b₀ + a₁b₁ + a₀b₂ + a₁b₀ + a₀b₁ + a₀b₀     (dropped: a₁b₂ + a₂b₁ + a₂b₂, at most ≈ 2⁻²³·|a·b|)
 //! ```
@@ -55,7 +56,8 @@ const SEG_CHUNKS: usize = 8;
 /// bf16 values of the split buffer: three parts of 16 rows × [`SEG_CHUNKS`]·32.
 const SPLIT_VALUES: usize = 3 * TILE_ROWS * SEG_CHUNKS * TILE_K;
 
-/// Whether this CPU and OS run the AMX kernel: CPUID reports AMX-TILE and AMX-BF16, and Linux grants
+/// Whether this CPU and OS run the AMX kernel: CPUID reports AMX-TILE, AMX-BF16 and AVX512-BF16 (every
+/// CPU with AMX-BF16 so far has it), and Linux grants
 /// this process the tile data state (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`). Asked
 /// once per process.
 pub(super) fn available() -> bool {
@@ -67,12 +69,16 @@ fn cpu_has_amx_bf16() -> bool {
     // SAFETY: CPUID exists on every x86-64 CPU; leaf 7 is valid when leaf 0 reports it. (Safe to call
     // in newer Rust, hence the allow.)
     #[allow(unused_unsafe)]
-    let (max_leaf, leaf7) = unsafe { (__cpuid(0).eax, __cpuid_count(7, 0)) };
+    let (max_leaf, leaf7, leaf7_1) =
+        unsafe { (__cpuid(0).eax, __cpuid_count(7, 0), __cpuid_count(7, 1)) };
     const AMX_BF16: u32 = 1 << 22;
     const AMX_TILE: u32 = 1 << 24;
+    // Leaf 7 subleaf 1, EAX: `VCVTNEPS2BF16` for the split.
+    const AVX512_BF16: u32 = 1 << 5;
     max_leaf >= 7
         && leaf7.edx & AMX_TILE != 0
         && leaf7.edx & AMX_BF16 != 0
+        && leaf7_1.eax & AVX512_BF16 != 0
         && std::arch::is_x86_feature_detected!("avx512f")
 }
 
@@ -96,10 +102,10 @@ fn os_grants_tile_data() -> bool {
     false
 }
 
-/// The three bf16 parts of `x` (bit patterns), `x = x₀ + x₁ + x₂` exactly for |x| ≥ 2⁻¹¹⁰ (below, the
-/// smaller parts are subnormal, and `TDPBF16PS` reads subnormals as zero: an absolute error under
-/// 2⁻¹¹⁸). Scalar
-/// reference of the AVX-512 split ([`split3_lanes`]; test `lane_split_equals_scalar_split`).
+/// The three bf16 parts of `x` (bit patterns), `x = x₀ + x₁ + x₂` exactly for |x| ≥ 2⁻¹⁰³ (below, a part
+/// under 2⁻¹²⁶ would be subnormal and becomes zero, which `TDPBF16PS` would read it as anyway: an
+/// absolute error under 2⁻¹²⁶). Scalar reference of the vector split ([`split3_lanes`]; test
+/// `lane_split_equals_scalar_split`).
 #[cfg_attr(not(test), allow(dead_code))]
 fn split_bf16x3(x: f32) -> [u16; 3] {
     let x0 = round_to_bf16(x);
@@ -109,12 +115,16 @@ fn split_bf16x3(x: f32) -> [u16; 3] {
     [x0, x1, x2]
 }
 
-/// bf16 bit pattern nearest to `x` (ties to even); NaN stays NaN.
+/// bf16 bit pattern nearest to `x` (ties to even), as `VCVTNEPS2BF16` rounds: NaN stays NaN (made
+/// quiet), a subnormal `x` becomes a zero of its sign.
 #[cfg_attr(not(test), allow(dead_code))]
 fn round_to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
     if x.is_nan() {
         return ((bits >> 16) | 0x40) as u16;
+    }
+    if x.is_subnormal() {
+        return ((bits >> 16) & 0x8000) as u16;
     }
     (bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) >> 16) as u16
 }
@@ -192,8 +202,8 @@ fn split_pair(even: __m512, odd: __m512) -> [__m512i; 3] {
     let (even, odd) = (split3_lanes(even), split3_lanes(odd));
     std::array::from_fn(|part| {
         _mm512_or_si512(
-            _mm512_srli_epi32::<16>(_mm512_castps_si512(even[part])),
-            _mm512_castps_si512(odd[part]),
+            _mm512_cvtepu16_epi32(even[part]),
+            _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(odd[part])),
         )
     })
 }
@@ -525,14 +535,10 @@ unsafe fn split_rows(
             };
             // SAFETY: the mask limits the load to the `width` values of row r that exist.
             let x = unsafe { _mm512_maskz_loadu_ps(mask, a.add(r * lda + col)) };
-            for (part, v) in split3_lanes(x).into_iter().enumerate() {
-                let packed = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(_mm512_castps_si512(v)));
+            for (part, words) in split3_lanes(x).into_iter().enumerate() {
                 // SAFETY: part < 3, r < 16, col + 16 ≤ seg_k: inside the 3·16·seg_k values.
                 unsafe {
-                    _mm256_storeu_si256(
-                        out.add((part * TILE_ROWS + r) * seg_k + col).cast(),
-                        packed,
-                    )
+                    _mm256_storeu_si256(out.add((part * TILE_ROWS + r) * seg_k + col).cast(), words)
                 };
             }
             col += 16;
@@ -540,28 +546,43 @@ unsafe fn split_rows(
     }
 }
 
-/// [`split_bf16x3`] on 16 lanes, each part as f32 values with the low 16 bits cleared.
+/// [`split_bf16x3`] on 16 lanes: the three parts as 16 bf16 bit patterns each.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn split3_lanes(x: __m512) -> [__m512; 3] {
+fn split3_lanes(x: __m512) -> [__m256i; 3] {
     let x0 = round_to_bf16_lanes(x);
-    let rest = _mm512_sub_ps(x, x0);
+    let rest = _mm512_sub_ps(x, widen_bf16(x0));
     let x1 = round_to_bf16_lanes(rest);
-    [x0, x1, round_to_bf16_lanes(_mm512_sub_ps(rest, x1))]
+    [
+        x0,
+        x1,
+        round_to_bf16_lanes(_mm512_sub_ps(rest, widen_bf16(x1))),
+    ]
 }
 
-/// [`round_to_bf16`] on 16 lanes, as f32 values with the low 16 bits cleared.
+/// [`round_to_bf16`] on 16 lanes: one `VCVTNEPS2BF16`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn round_to_bf16_lanes(x: __m512) -> __m512 {
-    let bits = _mm512_castps_si512(x);
-    let high = _mm512_set1_epi32(0xFFFF_0000u32 as i32);
-    let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(1));
-    let bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), odd);
-    let rounded = _mm512_and_si512(_mm512_add_epi32(bits, bias), high);
-    let quiet_nan = _mm512_and_si512(_mm512_or_si512(bits, _mm512_set1_epi32(0x0040_0000)), high);
-    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-    _mm512_castsi512_ps(_mm512_mask_mov_epi32(rounded, nan, quiet_nan))
+fn round_to_bf16_lanes(x: __m512) -> __m256i {
+    let words: __m256i;
+    // SAFETY: AVX512-BF16 is part of `available`, every caller's precondition; the instruction only
+    // reads its register operand.
+    unsafe {
+        asm!(
+            "vcvtneps2bf16 {words}, {x}",
+            x = in(zmm_reg) x,
+            words = lateout(ymm_reg) words,
+            options(pure, nomem, nostack),
+        )
+    };
+    words
+}
+
+/// The f32 values of 16 bf16 bit patterns (exact).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn widen_bf16(words: __m256i) -> __m512 {
+    _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(words)))
 }
 
 #[cfg(test)]
@@ -586,8 +607,8 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
-            // Exponent field 17..=246 (|x| ≥ 2⁻¹¹⁰): normal values whose parts stay normal too.
-            let exponent = 17 + state % 230;
+            // Exponent field 24..=246 (|x| ≥ 2⁻¹⁰³): normal values whose parts stay normal too.
+            let exponent = 24 + state % 223;
             out.push(f32::from_bits(
                 (state & 0x8000_0000) | (exponent << 23) | (state >> 9),
             ));
@@ -631,6 +652,24 @@ mod tests {
         }
         let mut values = samples();
         values.extend([f32::NAN, -f32::NAN, 3.0]);
+        // Subnormal values, and small ones whose later parts would be subnormal: flushed to zero
+        // by the instruction and the reference alike.
+        let mut state = 0x9E37_79B9_u32;
+        for _ in 0..2_000 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let exponent = state % 26;
+            values.push(f32::from_bits(
+                (state & 0x8000_0000) | (exponent << 23) | (state >> 9),
+            ));
+        }
+        values.extend([
+            f32::from_bits(1),
+            -f32::from_bits(0x007F_FFFF),
+            f32::MIN_POSITIVE,
+        ]);
+        values.resize(values.len().next_multiple_of(2 * TILE_COLS), 1.0);
         for line in values.chunks_exact(2 * TILE_COLS) {
             let even: [f32; TILE_COLS] = std::array::from_fn(|j| line[j]);
             let odd: [f32; TILE_COLS] = std::array::from_fn(|j| line[TILE_COLS + j]);
