@@ -41,6 +41,30 @@ mod math {
     pub(super) unsafe fn exp(x: __m512) -> __m512 {
         // SAFETY: the caller has AVX-512F and FMA enabled.
         unsafe {
+            let (q, n) = exp_reduced(x);
+            // (q + 1)·2ⁿ in one instruction. `gates_wide` multiplies by 2ⁿ built from its exponent
+            // bits; for the integral n ∈ [−126, 127] left by the clamp, both round the same exact
+            // product once, so the bits agree.
+            _mm512_scalef_ps(_mm512_add_ps(q, splat(1.0)), n)
+        }
+    }
+
+    /// e^x − 1 as `2ⁿ·q + (2ⁿ − 1)`; see `gates_wide::expm1`. 2ⁿ is exact either way.
+    #[inline(always)]
+    pub(super) unsafe fn expm1(x: __m512) -> __m512 {
+        // SAFETY: the caller has AVX-512F and FMA enabled.
+        unsafe {
+            let (q, n) = exp_reduced(x);
+            let scale = _mm512_scalef_ps(splat(1.0), n);
+            _mm512_fmadd_ps(q, scale, _mm512_sub_ps(scale, splat(1.0)))
+        }
+    }
+
+    /// `(q, n)` with e^x = 2ⁿ·(1 + q); see `gates_wide::exp_reduced`.
+    #[inline(always)]
+    unsafe fn exp_reduced(x: __m512) -> (__m512, __m512) {
+        // SAFETY: the caller has AVX-512F and FMA enabled.
+        unsafe {
             let x = _mm512_min_ps(splat(88.0), _mm512_max_ps(splat(-87.0), x));
             let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
                 _mm512_mul_ps(x, splat(std::f32::consts::LOG2_E)),
@@ -52,11 +76,7 @@ mod math {
             let p = _mm512_fmadd_ps(p, r, splat(4.166_579_6e-2));
             let p = _mm512_fmadd_ps(p, r, splat(0.166_666_65));
             let p = _mm512_fmadd_ps(p, r, splat(0.5));
-            let y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), splat(1.0));
-            // y·2ⁿ in one instruction. `gates_wide` multiplies by 2ⁿ built from its exponent bits;
-            // for the integral n ∈ [−126, 127] left by the clamp, both round the same exact product
-            // once, so the bits agree.
-            _mm512_scalef_ps(y, n)
+            (_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), n)
         }
     }
 
@@ -83,7 +103,7 @@ mod math {
         }
     }
 
-    /// tanh(x): odd polynomial for |x| < 0.625, else sign(x)·(1 − e)/(1 + e) with e = e^(−2|x|).
+    /// tanh(x) = sign(x)·(−m)/(2 + m), m = e^(−2|x|) − 1; see `gates_wide::tanh`.
     #[inline(always)]
     pub(super) unsafe fn tanh(x: __m512) -> __m512 {
         // SAFETY: the caller has AVX-512F, AVX-512DQ and FMA enabled.
@@ -91,23 +111,14 @@ mod math {
             let sign = _mm512_set1_epi32(i32::MIN);
             let xi = _mm512_castps_si512(x);
             let a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, xi));
-            let z = _mm512_mul_ps(x, x);
-            let p = _mm512_fmadd_ps(splat(-5.704_988_7e-3), z, splat(2.063_909e-2));
-            let p = _mm512_fmadd_ps(p, z, splat(-5.373_971_6e-2));
-            let p = _mm512_fmadd_ps(p, z, splat(0.133_314_42));
-            let p = _mm512_fmadd_ps(p, z, splat(-0.333_332_8));
-            let small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
-            let e = exp(_mm512_mul_ps(a, splat(-2.0)));
-            let ratio = _mm512_mul_ps(
-                _mm512_sub_ps(splat(1.0), e),
-                recip(_mm512_add_ps(splat(1.0), e)),
-            );
-            let large = _mm512_castsi512_ps(_mm512_or_si512(
-                _mm512_andnot_si512(sign, _mm512_castps_si512(ratio)),
-                _mm512_and_si512(sign, xi),
-            ));
-            let is_small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, splat(0.625));
-            _mm512_mask_blend_ps(is_small, large, small)
+            let m = expm1(_mm512_mul_ps(a, splat(-2.0)));
+            let t = _mm512_mul_ps(m, recip(_mm512_add_ps(m, splat(2.0))));
+            // |t| with the sign of x: bits of t where the mask is 0, of x where it is 1.
+            _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xCA>(
+                sign,
+                xi,
+                _mm512_castps_si512(t),
+            ))
         }
     }
 }
