@@ -344,24 +344,14 @@ pub(super) unsafe fn matmul(
                     } else {
                         asm!("tilezero tmm0", "tilezero tmm1", options(nostack, nomem));
                     }
-                    for chunk in 0..seg_chunks {
-                        let a_tiles = split.add(chunk * TILE_K).cast_const();
-                        asm!(
-                            "tileloadd tmm2, [{a0} + {s}*1]",
-                            "tileloadd tmm3, [{a1} + {s}*1]",
-                            "tileloadd tmm4, [{a2} + {s}*1]",
-                            a0 = in(reg) a_tiles,
-                            a1 = in(reg) a_tiles.add(TILE_ROWS * seg_k),
-                            a2 = in(reg) a_tiles.add(2 * TILE_ROWS * seg_k),
-                            s = in(reg) seg_k * 2,
-                            options(nostack, readonly),
-                        );
-                        let b =
-                            tiles.add(((first_chunk + chunk) * col_tiles + tile) * 3 * TILE_VALUES);
-                        if pair == 2 {
-                            products_pair(b);
-                        } else {
-                            products_single(b);
+                    let b_tiles = tiles.add((first_chunk * col_tiles + tile) * 3 * TILE_VALUES);
+                    let b_chunk_stride = col_tiles * 3 * TILE_VALUES;
+                    if pair == 2 {
+                        products_pair_segment(split, seg_k, b_tiles, b_chunk_stride, seg_chunks);
+                    } else {
+                        for chunk in 0..seg_chunks {
+                            load_a_chunk(split, seg_k, chunk);
+                            products_single(b_tiles.add(chunk * b_chunk_stride));
                         }
                     }
                     if direct {
@@ -438,50 +428,135 @@ pub(super) unsafe fn matmul(
     }
 }
 
-/// Adds the six products of two adjacent column tiles into `tmm0` and `tmm1`, alternating between the
-/// two accumulators so that no product waits for the one before it; B₀, B₁, B₂ of each tile rotate
-/// through `tmm5`–`tmm7`. (C0 then C1, six products each, ran the step product 1.4× slower.)
+/// Loads chunk `chunk` of the split A (`[3][16][seg_k]` bf16) into `tmm2`–`tmm4` (A₀, A₁, A₂).
 ///
 /// # Safety
-/// AMX usable, tiles configured, `tmm2`–`tmm4` holding A₀–A₂; `b` valid for the 2·3·512 bf16 values of
-/// the two tiles (B₀, B₁, B₂ of the first, then of the second), 64-byte aligned.
+/// AMX usable, tiles configured; `split` holds three `[16][seg_k]` parts with chunk < seg_k / 32.
 #[inline(always)]
-unsafe fn products_pair(b: *const u16) {
+unsafe fn load_a_chunk(split: *const u16, seg_k: usize, chunk: usize) {
     // SAFETY: see the function's contract.
     unsafe {
+        let a_tiles = split.add(chunk * TILE_K);
         asm!(
-            "tileloadd tmm5, [{b} + {s}*1]",
-            "tileloadd tmm6, [{b} + {s}*1 + {second}]",
-            "tdpbf16ps tmm0, tmm4, tmm5",
-            "tdpbf16ps tmm1, tmm4, tmm6",
-            "tdpbf16ps tmm0, tmm3, tmm5",
-            "tdpbf16ps tmm1, tmm3, tmm6",
-            "tdpbf16ps tmm0, tmm2, tmm5",
-            "tdpbf16ps tmm1, tmm2, tmm6",
-            "tileloadd tmm7, [{b} + {s}*1 + {part1}]",
-            "tileloadd tmm5, [{b} + {s}*1 + {second} + {part1}]",
-            "tdpbf16ps tmm0, tmm3, tmm7",
-            "tdpbf16ps tmm1, tmm3, tmm5",
-            "tdpbf16ps tmm0, tmm2, tmm7",
-            "tdpbf16ps tmm1, tmm2, tmm5",
-            "tileloadd tmm6, [{b} + {s}*1 + {part2}]",
-            "tileloadd tmm7, [{b} + {s}*1 + {second} + {part2}]",
-            "tdpbf16ps tmm0, tmm2, tmm6",
-            "tdpbf16ps tmm1, tmm2, tmm7",
-            b = in(reg) b,
-            s = in(reg) TILE_K * 2,
-            part1 = const TILE_BYTES,
-            part2 = const 2 * TILE_BYTES,
-            second = const 3 * TILE_BYTES,
+            "tileloadd tmm2, [{a0} + {s}*1]",
+            "tileloadd tmm3, [{a1} + {s}*1]",
+            "tileloadd tmm4, [{a2} + {s}*1]",
+            a0 = in(reg) a_tiles,
+            a1 = in(reg) a_tiles.add(TILE_ROWS * seg_k),
+            a2 = in(reg) a_tiles.add(2 * TILE_ROWS * seg_k),
+            s = in(reg) seg_k * 2,
             options(nostack, readonly),
-        )
+        );
     }
 }
 
-/// [`products_pair`] for a lone last column tile, into `tmm0` only.
+/// Adds the six products of two adjacent column tiles over `chunks` k chunks into `tmm0` and `tmm1`,
+/// per chunk and accumulator in the order `A₂B₀, A₁B₀, A₀B₀, A₁B₁, A₀B₁, A₀B₂` (smallest terms first),
+/// alternating between the two accumulators so that no product waits for the one before it. (C0 then
+/// C1, six products each, ran the step product 1.4× slower.)
+///
+/// Software pipelined: tile registers are not renamed, so a load into a register waits until the
+/// products reading it have run. Each load is therefore placed right after the last product that reads
+/// its register, and the next chunk's A₂, A₁, B₀ and A₀ are loaded while this chunk's last products
+/// run: 4–12 % faster than loading each chunk's tiles just before its products (C prototype, H = 32–128).
+/// Registers: A₀, A₁, A₂ in `tmm2`–`tmm4`; B in `tmm5`–`tmm7`.
 ///
 /// # Safety
-/// As [`products_pair`], with `b` valid for one tile's 3·512 values.
+/// AMX usable, tiles configured; `split` as for [`load_a_chunk`] with `chunks ≤ seg_k / 32`; `b` the
+/// first chunk's B₀, B₁, B₂ of the first tile then of the second (64-byte aligned), and chunk c's at
+/// `b + c·b_chunk_stride` values.
+#[inline(always)]
+unsafe fn products_pair_segment(
+    split: *const u16,
+    seg_k: usize,
+    b: *const u16,
+    b_chunk_stride: usize,
+    chunks: usize,
+) {
+    // SAFETY: see the function's contract; every pointer below addresses a chunk < `chunks`.
+    unsafe {
+        load_a_chunk(split, seg_k, 0);
+        asm!(
+            "tileloadd tmm5, [{b} + {s}*1]",
+            "tileloadd tmm6, [{b} + {s}*1 + {second}]",
+            b = in(reg) b,
+            s = in(reg) TILE_K * 2,
+            second = const 3 * TILE_BYTES,
+            options(nostack, readonly),
+        );
+        for chunk in 0..chunks {
+            let b_now = b.add(chunk * b_chunk_stride);
+            if chunk + 1 < chunks {
+                let a_next = split.add((chunk + 1) * TILE_K);
+                asm!(
+                    "tdpbf16ps tmm0, tmm4, tmm5",
+                    "tdpbf16ps tmm1, tmm4, tmm6",
+                    "tileloadd tmm7, [{b} + {s}*1 + {part1}]",
+                    "tdpbf16ps tmm0, tmm3, tmm5",
+                    "tdpbf16ps tmm1, tmm3, tmm6",
+                    "tileloadd tmm4, [{a2} + {as}*1]",
+                    "tdpbf16ps tmm0, tmm2, tmm5",
+                    "tdpbf16ps tmm1, tmm2, tmm6",
+                    "tileloadd tmm5, [{b} + {s}*1 + {second} + {part1}]",
+                    "tdpbf16ps tmm0, tmm3, tmm7",
+                    "tdpbf16ps tmm0, tmm2, tmm7",
+                    "tileloadd tmm6, [{b} + {s}*1 + {part2}]",
+                    "tdpbf16ps tmm1, tmm3, tmm5",
+                    "tileloadd tmm3, [{a1} + {as}*1]",
+                    "tdpbf16ps tmm1, tmm2, tmm5",
+                    "tileloadd tmm7, [{b} + {s}*1 + {second} + {part2}]",
+                    "tdpbf16ps tmm0, tmm2, tmm6",
+                    "tileloadd tmm5, [{nb} + {s}*1]",
+                    "tdpbf16ps tmm1, tmm2, tmm7",
+                    "tileloadd tmm6, [{nb} + {s}*1 + {second}]",
+                    "tileloadd tmm2, [{a0} + {as}*1]",
+                    b = in(reg) b_now,
+                    nb = in(reg) b_now.add(b_chunk_stride),
+                    a0 = in(reg) a_next,
+                    a1 = in(reg) a_next.add(TILE_ROWS * seg_k),
+                    a2 = in(reg) a_next.add(2 * TILE_ROWS * seg_k),
+                    s = in(reg) TILE_K * 2,
+                    as = in(reg) seg_k * 2,
+                    part1 = const TILE_BYTES,
+                    part2 = const 2 * TILE_BYTES,
+                    second = const 3 * TILE_BYTES,
+                    options(nostack, readonly),
+                );
+            } else {
+                asm!(
+                    "tdpbf16ps tmm0, tmm4, tmm5",
+                    "tdpbf16ps tmm1, tmm4, tmm6",
+                    "tileloadd tmm7, [{b} + {s}*1 + {part1}]",
+                    "tdpbf16ps tmm0, tmm3, tmm5",
+                    "tdpbf16ps tmm1, tmm3, tmm6",
+                    "tdpbf16ps tmm0, tmm2, tmm5",
+                    "tdpbf16ps tmm1, tmm2, tmm6",
+                    "tileloadd tmm5, [{b} + {s}*1 + {second} + {part1}]",
+                    "tdpbf16ps tmm0, tmm3, tmm7",
+                    "tdpbf16ps tmm0, tmm2, tmm7",
+                    "tileloadd tmm6, [{b} + {s}*1 + {part2}]",
+                    "tdpbf16ps tmm1, tmm3, tmm5",
+                    "tdpbf16ps tmm1, tmm2, tmm5",
+                    "tileloadd tmm7, [{b} + {s}*1 + {second} + {part2}]",
+                    "tdpbf16ps tmm0, tmm2, tmm6",
+                    "tdpbf16ps tmm1, tmm2, tmm7",
+                    b = in(reg) b_now,
+                    s = in(reg) TILE_K * 2,
+                    part1 = const TILE_BYTES,
+                    part2 = const 2 * TILE_BYTES,
+                    second = const 3 * TILE_BYTES,
+                    options(nostack, readonly),
+                );
+            }
+        }
+    }
+}
+
+/// [`products_pair_segment`] for one chunk of a lone last column tile, into `tmm0` only.
+///
+/// # Safety
+/// AMX usable, tiles configured, `tmm2`–`tmm4` holding A₀–A₂ ([`load_a_chunk`]); `b` valid for one
+/// tile's 3·512 values, 64-byte aligned.
 #[inline(always)]
 unsafe fn products_single(b: *const u16) {
     // SAFETY: see the function's contract.
