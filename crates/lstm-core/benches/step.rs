@@ -8,6 +8,7 @@ mod common;
 
 use common::criterion;
 use criterion::{criterion_group, criterion_main, Criterion};
+use lstm_core::aligned::AlignedBuf;
 use lstm_core::kernels::gates_wide;
 use lstm_core::kernels::step_gemm::{matmul_f32, PackedPanels};
 use std::hint::black_box;
@@ -33,7 +34,10 @@ fn step(c: &mut Criterion) {
             .map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0)
             .collect();
         let (mut cs, mut hs) = (vec![0.0f32; rows * hidden], vec![0.0f32; rows * hidden]);
-        let mut g = projected.clone();
+        // Aligned like the forward pass's gate buffer (`AlignedBuf`), so the AMX kernel's C tiles do
+        // not straddle cache lines.
+        let mut g = AlignedBuf::default();
+        g.fit(projected.len());
         // One step, with or without each part: G = projected; G += h·W_hhᵀ; gate pass over G.
         let mut run = |product: bool, gates: bool| {
             g.copy_from_slice(&projected);

@@ -19,8 +19,11 @@
 //! Tiles: C in `tmm0`/`tmm1` (16 rows × two 16-column tiles), A₀, A₁, A₂ in `tmm2`–`tmm4` (16 rows × 32
 //! k), B₀, B₁, B₂ in `tmm5`–`tmm7` (32 k as 16 pairs × 16 columns). B is packed once per pass from its
 //! f32 panels ([`pack_tiles`]); A is split per call, 16 rows and at most [`SEG_CHUNKS`]·32 k at a time,
-//! into a stack buffer. Up to [`FMA_TAIL`] k values after the last full chunk go through AVX-512 FMAs on
-//! the f32 panels instead of a zero-padded chunk. The tiles of A and B are 64-byte aligned (a tile row
+//! into a stack buffer. The `t = k mod 32` values after the last full chunk go into [`tail_tiles`], which
+//! hold the six part products of up to five values side by side: the paper's 34 MFCC inputs take seven
+//! tile products per 16 × 16 block instead of twelve for a zero-padded second chunk (an AVX-512 FMA pass
+//! for the tail, used until session 12, cost as much as the tiles at 64 × 34 × 512). The tiles of A and
+//! B are 64-byte aligned (a tile row
 //! across two cache lines ran the kernel at a third of its speed); C is read and written where the caller
 //! keeps it, once per 16 × 32 block and segment.
 //!
@@ -48,9 +51,10 @@ const TILE_COLS: usize = 16;
 const TILE_VALUES: usize = TILE_ROWS * TILE_K;
 /// Bytes in one tile (1 KB): the distance between B₀, B₁, B₂ of a column tile in the packed weights.
 const TILE_BYTES: usize = 2 * TILE_VALUES;
-/// Most k values past the last full chunk that go through AVX-512 FMAs instead of a zero-padded chunk
-/// (the paper's 34 MFCC inputs: one chunk of 32 and 2 by FMA, not 64 with 30 zeros).
-const FMA_TAIL: usize = 8;
+/// The six part products kept, as (part of A, part of B); a tail tile holds them side by side.
+const COMBOS: [(usize, usize); 6] = [(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (2, 0)];
+/// Most tail tiles: a tail of up to 31 k values, six slots each.
+const MAX_TAIL_TILES: usize = (COMBOS.len() * (TILE_K - 1)).div_ceil(TILE_K);
 /// k chunks of A split per pass over the columns of C (a 24 KB stack buffer).
 const SEG_CHUNKS: usize = 8;
 /// bf16 values of the split buffer: three parts of 16 rows × [`SEG_CHUNKS`]·32.
@@ -80,6 +84,7 @@ fn cpu_has_amx_bf16() -> bool {
         && leaf7.edx & AMX_BF16 != 0
         && leaf7_1.eax & AVX512_BF16 != 0
         && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
 }
 
 #[cfg(target_os = "linux")]
@@ -134,54 +139,76 @@ fn round_to_bf16(x: f32) -> u16 {
 #[repr(C, align(64))]
 pub struct TileLine(pub [u16; TILE_K]);
 
-/// Packs `B` (k × n) as bf16x3 tiles, `[⌈k/32⌉][⌈n/16⌉][part 0..3][16 pairs][16 cols][2]`, zero padded;
-/// the pair `(B[32c + 2r][j], B[32c + 2r + 1][j])` sits at row r of chunk c, as `TDPBF16PS` reads its
-/// second source. Reads B from its f32 panels `[⌈n/16⌉][k][16]` (zero past n), see `PackedPanels`.
+/// Packs `B` (k × n) as bf16x3 tiles, zero padded: first the full chunks of 32 k,
+/// `[k/32][⌈n/16⌉][part 0..3][16 pairs][16 cols][2]`, the pair `(B[32c + 2r][j], B[32c + 2r + 1][j])`
+/// at row r of chunk c, as `TDPBF16PS` reads its second source; then the [`tail_tiles`] of the last
+/// `t = k mod 32` values, `[tail tile][⌈n/16⌉][16 pairs][16 cols][2]`. Slot `s` of a tail tile's k
+/// axis (`s = 2r + e` in row r) holds combination `s mod 6` ([`COMBOS`]) of tail value `s div 6`: the
+/// B part of `(a part, b part)`. With A's tail laid out the same way ([`split_tail_rows`]), one tile
+/// product adds all six part products of five tail values, where a zero-padded chunk took six.
+/// Reads B from its f32 panels `[⌈n/16⌉][k][16]` (zero past n), see `PackedPanels`.
 ///
 /// # Panics
 /// If `panels` holds fewer than ⌈n/16⌉·k·16 values, or AMX is not [`available`].
 pub(super) fn pack_tiles(k: usize, n: usize, panels: &[f32], out: &mut Vec<TileLine>) {
-    let (chunks, col_tiles) = (tile_chunks(k), n.div_ceil(TILE_COLS));
+    let col_tiles = n.div_ceil(TILE_COLS);
     assert!(
         panels.len() >= col_tiles * k * TILE_COLS,
         "pack_tiles: panels too short"
     );
     assert!(available(), "pack_tiles: AMX not available");
     out.clear();
-    out.resize(chunks * col_tiles * 3 * TILE_ROWS, TileLine::default());
+    out.resize(tile_lines(k, n), TileLine::default());
     // SAFETY: `available` includes AVX-512F; the extents were checked above.
-    unsafe { pack_tiles_avx512(k, chunks, col_tiles, panels.as_ptr(), out) };
+    unsafe { pack_tiles_avx512(k, col_tiles, panels.as_ptr(), out) };
+}
+
+/// 64-byte lines of the tiles of a `[k × n]` matrix ([`pack_tiles`]).
+pub(super) fn tile_lines(k: usize, n: usize) -> usize {
+    (3 * full_chunks(k) + tail_tiles(k)) * n.div_ceil(TILE_COLS) * TILE_ROWS
+}
+
+/// Full chunks of 32 k values.
+pub(super) fn full_chunks(k: usize) -> usize {
+    k / TILE_K
+}
+
+/// Tiles holding the six part products of the last `t = k mod 32` values side by side: ⌈6t/32⌉
+/// (one for the paper's 34 MFCC inputs, where a zero-padded chunk would take six products).
+pub(super) fn tail_tiles(k: usize) -> usize {
+    (COMBOS.len() * (k % TILE_K)).div_ceil(TILE_K)
+}
+
+/// Tail value and part of slot `slot` of a tail tile's k axis, for the `side` (0: A, 1: B), or `None`
+/// for a padding slot past `6·tail`.
+fn tail_slot(slot: usize, tail: usize, side: usize) -> Option<(usize, usize)> {
+    let (value, combo) = (slot / COMBOS.len(), slot % COMBOS.len());
+    (value < tail).then(|| {
+        let (a_part, b_part) = COMBOS[combo];
+        (value, if side == 0 { a_part } else { b_part })
+    })
 }
 
 /// [`pack_tiles`] after its checks.
 ///
 /// # Safety
-/// AVX-512F; `panels` valid for `col_tiles·k·16` values; `out` holds `chunks·col_tiles·48` lines.
+/// AVX-512F; `panels` valid for `col_tiles·k·16` values; `out` holds [`tile_lines`] lines.
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_tiles_avx512(
-    k: usize,
-    chunks: usize,
-    col_tiles: usize,
-    panels: *const f32,
-    out: &mut [TileLine],
-) {
+unsafe fn pack_tiles_avx512(k: usize, col_tiles: usize, panels: *const f32, out: &mut [TileLine]) {
+    let chunks = full_chunks(k);
+    // Row kk < k of a column tile's panel.
+    let row = |tile: usize, kk: usize| {
+        // SAFETY: kk < k and tile < col_tiles: inside the panels (caller contract).
+        unsafe { _mm512_loadu_ps(panels.add((tile * k + kk) * TILE_COLS)) }
+    };
     for chunk in 0..chunks {
         for tile in 0..col_tiles {
             let base = (chunk * col_tiles + tile) * 3 * TILE_ROWS;
-            // Row kk of this column tile's panel, zero past k.
-            let row = |kk: usize| {
-                if kk < k {
-                    // SAFETY: kk < k and tile < col_tiles: inside the panels (caller contract).
-                    unsafe { _mm512_loadu_ps(panels.add((tile * k + kk) * TILE_COLS)) }
-                } else {
-                    _mm512_setzero_ps()
-                }
-            };
             for pair in 0..TILE_K / 2 {
                 let kk = chunk * TILE_K + 2 * pair;
-                let parts = split_pair(row(kk), row(kk + 1));
+                let parts = split_pair(row(tile, kk), row(tile, kk + 1));
                 for (part, line) in parts.into_iter().enumerate() {
-                    // SAFETY: a TileLine is 64 aligned bytes; the index is below chunks·col_tiles·48.
+                    // SAFETY: a TileLine is 64 aligned bytes; the index is below 3·chunks·col_tiles·16.
                     unsafe {
                         _mm512_store_si512(
                             out[base + part * TILE_ROWS + pair].0.as_mut_ptr().cast(),
@@ -189,6 +216,27 @@ unsafe fn pack_tiles_avx512(
                         )
                     };
                 }
+            }
+        }
+    }
+    let (k0, tail) = (chunks * TILE_K, k % TILE_K);
+    let tail_base = 3 * chunks * col_tiles * TILE_ROWS;
+    for tile in 0..col_tiles {
+        // The three parts of each tail value's 16 columns.
+        let mut parts = [[_mm256_setzero_si256(); 3]; TILE_K];
+        for (value, p) in parts.iter_mut().enumerate().take(tail) {
+            *p = split3_lanes(row(tile, k0 + value));
+        }
+        for q in 0..tail_tiles(k) {
+            for pair in 0..TILE_K / 2 {
+                let slot = |e: usize| match tail_slot(q * TILE_K + 2 * pair + e, tail, 1) {
+                    Some((value, part)) => _mm512_cvtepu16_epi32(parts[value][part]),
+                    None => _mm512_setzero_si512(),
+                };
+                let line = _mm512_or_si512(slot(0), _mm512_slli_epi32::<16>(slot(1)));
+                let at = tail_base + (q * col_tiles + tile) * TILE_ROWS + pair;
+                // SAFETY: a TileLine is 64 aligned bytes; `at` is below `tile_lines(k, n)`.
+                unsafe { _mm512_store_si512(out[at].0.as_mut_ptr().cast(), line) };
             }
         }
     }
@@ -206,21 +254,6 @@ fn split_pair(even: __m512, odd: __m512) -> [__m512i; 3] {
             _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(odd[part])),
         )
     })
-}
-
-/// Chunks of 32 k values that go through tiles: all of k, the last chunk zero padded, unless at most
-/// [`FMA_TAIL`] values are left after the last full chunk; those go through [`fma_tail`].
-pub(super) fn tile_chunks(k: usize) -> usize {
-    if k >= TILE_K && k % TILE_K <= FMA_TAIL {
-        k / TILE_K
-    } else {
-        k.div_ceil(TILE_K)
-    }
-}
-
-/// k values after the tile chunks, multiplied with AVX-512 FMAs against the f32 panels.
-pub(super) fn fma_tail(k: usize) -> usize {
-    k.saturating_sub(tile_chunks(k) * TILE_K)
 }
 
 /// `ldtilecfg` operand: palette 1, eight tiles of 16 rows × 64 bytes.
@@ -259,22 +292,25 @@ unsafe fn configure_tiles() {
 #[repr(C, align(64))]
 struct SplitBuffer([u16; SPLIT_VALUES]);
 
+/// The tail of A's rows in tail-tile layout `[tail tile][16 rows][32 slots]` ([`split_tail_rows`]).
+#[repr(C, align(64))]
+struct TailBuffer([u16; MAX_TAIL_TILES * TILE_VALUES]);
+
 /// One C tile as stored from `tmm0`/`tmm1`, 64-byte aligned.
 #[repr(C, align(64))]
 struct CTile([f32; TILE_ROWS * TILE_COLS]);
 
-/// `C[m×n] = A·B` (`overwrite`) or `C += A·B` with B packed by [`pack_tiles`] (and, for the
-/// [`fma_tail`], as f32 panels), one split segment of k (≤ 256 values) at a time. A whole 16 × 16 tile
-/// of C with no FMA tail to follow stays in the tile registers: loaded from C when adding (else
-/// zeroed), it takes the segment's products and is stored straight back. Other tiles start from zero,
-/// go through a stack buffer, take the FMA tail there and are then written to C or added to it. (Adding
-/// through the buffer made the step product wait for each tile store: 9–17 % slower at H = 64–128.)
+/// `C[m×n] = A·B` (`overwrite`) or `C += A·B` with B packed by [`pack_tiles`], one split segment of k
+/// (≤ 256 values, the last one with the tail tiles) at a time. A whole 16 × 16 tile of C stays in the
+/// tile registers: loaded from C when adding (else zeroed), it takes the segment's products and is
+/// stored straight back. Tiles at a partial edge start from zero, go through a stack buffer and are
+/// then written to C or added to it. (Adding through the buffer made the step product wait for each
+/// tile store: 9–17 % slower at H = 64–128.)
 ///
 /// # Safety
-/// Requires [`available`] (AMX-TILE, AMX-BF16, AVX-512F, tile state granted); `a` valid for m rows of
-/// stride lda with k values, `tiles` for the [`tile_chunks`]`(k)`·⌈n/16⌉·3·512 values of
-/// [`pack_tiles`], `panels` for the ⌈n/16⌉·k·16 values of the f32 panels (`[panel][kk][16]`), `c` for m
-/// rows of stride ldc with n values.
+/// Requires [`available`] (AMX-TILE, AMX-BF16, AVX512-BF16, AVX-512F, tile state granted); `a` valid
+/// for m rows of stride lda with k values, `tiles` for the [`tile_lines`]`(k, n)` lines of
+/// [`pack_tiles`], `c` for m rows of stride ldc with n values.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn matmul(
@@ -284,53 +320,61 @@ pub(super) unsafe fn matmul(
     a: *const f32,
     lda: usize,
     tiles: *const u16,
-    panels: *const f32,
     c: *mut f32,
     ldc: usize,
     overwrite: bool,
 ) {
-    let (chunks, col_tiles, tail) = (tile_chunks(k), n.div_ceil(TILE_COLS), fma_tail(k));
+    let (chunks, tails, col_tiles) = (full_chunks(k), tail_tiles(k), n.div_ceil(TILE_COLS));
+    let segments = chunks.div_ceil(SEG_CHUNKS).max(1);
+    let tail_b = tiles.wrapping_add(3 * chunks * col_tiles * TILE_VALUES);
     // SAFETY: the caller guarantees AMX is usable.
     unsafe { configure_tiles() };
-    // Written in full by `split_rows` before any tile load reads it, and by `tilestored` before it is
-    // read: zeroing them per call cost more than the products at H = 32.
+    // Written in full by `split_rows`/`split_tail_rows` before any tile load reads them, and by
+    // `tilestored` before it is read: zeroing them per call cost more than the products at H = 32.
     let mut split_buffer = MaybeUninit::<SplitBuffer>::uninit();
     let split = split_buffer.as_mut_ptr().cast::<u16>();
+    let mut tail_buffer = MaybeUninit::<TailBuffer>::uninit();
+    let tail_a = tail_buffer.as_mut_ptr().cast::<u16>();
     let mut c_tiles = MaybeUninit::<[CTile; 2]>::uninit();
     let c_tiles = c_tiles.as_mut_ptr().cast::<f32>();
     let mut r0 = 0;
     while r0 < m {
         let rows = (m - r0).min(TILE_ROWS);
-        let mut first_chunk = 0;
-        while first_chunk < chunks {
-            let seg_chunks = (chunks - first_chunk).min(SEG_CHUNKS);
+        if tails > 0 {
+            // SAFETY: rows r0..r0+rows and the tail's k values lie inside A; `tail_a` holds
+            // MAX_TAIL_TILES ≥ tails tiles; `available` includes AVX-512BW.
+            unsafe { split_tail_rows(a.add(r0 * lda), lda, rows, k, tail_a) };
+        }
+        for segment in 0..segments {
+            let first_chunk = segment * SEG_CHUNKS;
+            let seg_chunks = chunks.saturating_sub(first_chunk).min(SEG_CHUNKS);
             let seg_k = seg_chunks * TILE_K;
-            // SAFETY: rows r0..r0+rows and k values first_chunk·32.. lie inside A (caller contract);
-            // 3·16·seg_k ≤ SPLIT_VALUES.
-            unsafe {
-                split_rows(
-                    a.add(r0 * lda + first_chunk * TILE_K),
-                    lda,
-                    rows,
-                    (k - first_chunk * TILE_K).min(seg_k),
-                    seg_k,
-                    split,
-                );
+            let last_segment = segment + 1 == segments;
+            if seg_chunks > 0 {
+                // SAFETY: rows r0..r0+rows and k values first_chunk·32.. lie inside A (caller
+                // contract); 3·16·seg_k ≤ SPLIT_VALUES.
+                unsafe {
+                    split_rows(
+                        a.add(r0 * lda + first_chunk * TILE_K),
+                        lda,
+                        rows,
+                        seg_k,
+                        seg_k,
+                        split,
+                    );
+                }
             }
-            let add_to_c = first_chunk > 0 || !overwrite;
-            let last_segment = first_chunk + seg_chunks == chunks;
+            let add_to_c = segment > 0 || !overwrite;
             let mut tile = 0;
             while tile < col_tiles {
                 let pair = (col_tiles - tile).min(2);
-                // C's tiles go straight through the tile registers when they are whole and no FMA tail
-                // follows; otherwise via `c_tiles` and vector adds.
-                let direct = rows == TILE_ROWS
-                    && (tile + pair) * TILE_COLS <= n
-                    && !(last_segment && tail > 0);
+                // C's tiles go straight through the tile registers when they are whole; otherwise via
+                // `c_tiles` and vector adds.
+                let direct = rows == TILE_ROWS && (tile + pair) * TILE_COLS <= n;
                 let c_at = c.wrapping_add(r0 * ldc + tile * TILE_COLS);
-                // SAFETY: `split` holds seg_chunks chunks of 16 rows; the B tiles of chunks
-                // first_chunk.. and column tiles tile..tile+pair exist by `pack_tiles`; `c_tiles`
-                // holds two aligned 16 × 16 tiles.
+                // SAFETY: `split` holds seg_chunks chunks of 16 rows and `tail_a` the tail tiles; the B
+                // tiles of chunks first_chunk.. and of the tail, column tiles tile..tile+pair, exist by
+                // `pack_tiles`; `c_tiles` holds two aligned 16 × 16 tiles; a direct block lies in C.
                 unsafe {
                     if direct && add_to_c {
                         asm!(
@@ -347,11 +391,37 @@ pub(super) unsafe fn matmul(
                     let b_tiles = tiles.add((first_chunk * col_tiles + tile) * 3 * TILE_VALUES);
                     let b_chunk_stride = col_tiles * 3 * TILE_VALUES;
                     if pair == 2 {
-                        products_pair_segment(split, seg_k, b_tiles, b_chunk_stride, seg_chunks);
+                        if seg_chunks > 0 {
+                            products_pair_segment(
+                                split,
+                                seg_k,
+                                b_tiles,
+                                b_chunk_stride,
+                                seg_chunks,
+                            );
+                        }
+                        if last_segment {
+                            for q in 0..tails {
+                                tail_products(
+                                    tail_a.add(q * TILE_VALUES),
+                                    tail_b.add((q * col_tiles + tile) * TILE_VALUES),
+                                    true,
+                                );
+                            }
+                        }
                     } else {
                         for chunk in 0..seg_chunks {
                             load_a_chunk(split, seg_k, chunk);
                             products_single(b_tiles.add(chunk * b_chunk_stride));
+                        }
+                        if last_segment {
+                            for q in 0..tails {
+                                tail_products(
+                                    tail_a.add(q * TILE_VALUES),
+                                    tail_b.add((q * col_tiles + tile) * TILE_VALUES),
+                                    false,
+                                );
+                            }
                         }
                     }
                     if direct {
@@ -394,22 +464,9 @@ pub(super) unsafe fn matmul(
                     };
                     for r in 0..rows {
                         // SAFETY: tile q row r lies in `c_tiles`; row r0 + r < m and the `width`
-                        // columns from `col` < n lie inside C (the mask limits the access to them);
-                        // the tail's k values lie inside A's row and panel tile + q's rows.
+                        // columns from `col` < n lie inside C (the mask limits the access to them).
                         unsafe {
-                            let mut sum =
-                                _mm512_load_ps(c_tiles.add((q * TILE_ROWS + r) * TILE_COLS));
-                            if last_segment {
-                                let row = a.add((r0 + r) * lda);
-                                let panel = panels.add((tile + q) * k * TILE_COLS);
-                                for kk in chunks * TILE_K..chunks * TILE_K + tail {
-                                    sum = _mm512_fmadd_ps(
-                                        _mm512_set1_ps(*row.add(kk)),
-                                        _mm512_loadu_ps(panel.add(kk * TILE_COLS)),
-                                        sum,
-                                    );
-                                }
-                            }
+                            let sum = _mm512_load_ps(c_tiles.add((q * TILE_ROWS + r) * TILE_COLS));
                             let at = c.add((r0 + r) * ldc + col);
                             let out = if add_to_c {
                                 _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), sum)
@@ -422,9 +479,103 @@ pub(super) unsafe fn matmul(
                 }
                 tile += pair;
             }
-            first_chunk += seg_chunks;
         }
         r0 += rows;
+    }
+}
+
+/// Adds one tail tile's products: `tmm0 += A_tail·B_tail` of the first column tile and, with `pair`,
+/// `tmm1 +=` that of the second (its B tile one column tile further on).
+///
+/// # Safety
+/// AMX usable, tiles configured; `a` one tail tile of A (`[16][32]`, 64-byte aligned), `b` the first
+/// column tile's tail tile (and, with `pair`, the next one's right after it).
+#[inline(always)]
+unsafe fn tail_products(a: *const u16, b: *const u16, pair: bool) {
+    // SAFETY: see the function's contract.
+    unsafe {
+        if pair {
+            asm!(
+                "tileloadd tmm2, [{a} + {s}*1]",
+                "tileloadd tmm5, [{b} + {s}*1]",
+                "tileloadd tmm6, [{b} + {s}*1 + {next}]",
+                "tdpbf16ps tmm0, tmm2, tmm5",
+                "tdpbf16ps tmm1, tmm2, tmm6",
+                a = in(reg) a,
+                b = in(reg) b,
+                s = in(reg) TILE_K * 2,
+                next = const TILE_BYTES,
+                options(nostack, readonly),
+            );
+        } else {
+            asm!(
+                "tileloadd tmm2, [{a} + {s}*1]",
+                "tileloadd tmm5, [{b} + {s}*1]",
+                "tdpbf16ps tmm0, tmm2, tmm5",
+                a = in(reg) a,
+                b = in(reg) b,
+                s = in(reg) TILE_K * 2,
+                options(nostack, readonly),
+            );
+        }
+    }
+}
+
+/// Lays out the tail `A[r][k0..k]` (`k0 = 32·⌊k/32⌋`) of `rows` rows as [`tail_tiles`]`(k)` tiles of
+/// 16 rows × 32 slots, slot `s` holding the A part of combination `s mod 6` of tail value `s div 6` (as
+/// [`pack_tiles`] lays out B's), zero padded to 16 rows and to whole tiles. One `vpermt2w` per row and
+/// tile gathers the slots from the split parts.
+///
+/// # Safety
+/// AVX-512F and AVX-512BW; `a` valid for `rows` rows of stride `lda` and k values; `out` for
+/// `tail_tiles(k)·512` writes, 64-byte aligned.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn split_tail_rows(a: *const f32, lda: usize, rows: usize, k: usize, out: *mut u16) {
+    let (k0, tail, tiles) = (full_chunks(k) * TILE_K, k % TILE_K, tail_tiles(k));
+    // Word index of each slot in the 64 words (A₀ of values 0..16, A₁ of 0..16 | A₂ of 0..16, A₀ of
+    // 16..32) and which slots are real; past 16 values A₁ and A₂ come from a second such pair.
+    let mut index = [[[0u16; TILE_K]; MAX_TAIL_TILES]; 2];
+    let mut real = [[0u32; MAX_TAIL_TILES]; 2];
+    for q in 0..tiles {
+        for slot in 0..TILE_K {
+            if let Some((value, part)) = tail_slot(q * TILE_K + slot, tail, 0) {
+                let (high, v) = (value / 16, value % 16);
+                index[high][q][slot] = [v, 16 + v, 32 + v][part] as u16;
+                real[high][q] |= 1 << slot;
+            }
+        }
+    }
+    let halves = tail.div_ceil(16);
+    for r in 0..TILE_ROWS {
+        let mut words = [[_mm512_setzero_si512(); 2]; 2];
+        if r < rows {
+            for (half, w) in words.iter_mut().enumerate().take(halves) {
+                let width = (tail - 16 * half).min(16);
+                let mask: __mmask16 = if width == 16 {
+                    0xFFFF
+                } else {
+                    (1u16 << width) - 1
+                };
+                // SAFETY: the mask limits the load to the row's tail values.
+                let x = unsafe { _mm512_maskz_loadu_ps(mask, a.add(r * lda + k0 + 16 * half)) };
+                let [p0, p1, p2] = split3_lanes(x);
+                *w = [
+                    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(p0), p1),
+                    _mm512_castsi256_si512(p2),
+                ];
+            }
+        }
+        for q in 0..tiles {
+            let mut line = _mm512_setzero_si512();
+            for (high, w) in words.iter().enumerate().take(halves.max(1)) {
+                // SAFETY: `index[high][q]` holds 32 words.
+                let idx = unsafe { _mm512_loadu_si512(index[high][q].as_ptr().cast()) };
+                let gathered = _mm512_maskz_permutex2var_epi16(real[high][q], w[0], idx, w[1]);
+                line = _mm512_or_si512(line, gathered);
+            }
+            // SAFETY: q < tiles, r < 16: one aligned 64-byte row of the tail tiles.
+            unsafe { _mm512_store_si512(out.add(q * TILE_VALUES + r * TILE_K).cast(), line) };
+        }
     }
 }
 

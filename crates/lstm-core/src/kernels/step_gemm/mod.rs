@@ -192,7 +192,7 @@ pub fn matmul_f32(
     overwrite: bool,
 ) -> bool {
     let kernel = match ProductKernel::selected() {
-        Some(ProductKernel::Amx) if b.has_amx_tiles() && amx_pays_off(b.k) => ProductKernel::Amx,
+        Some(ProductKernel::Amx) if b.has_amx_tiles() => ProductKernel::Amx,
         Some(_) => match Isa::selected() {
             Some(isa) => ProductKernel::Fma(isa),
             None => return false,
@@ -224,27 +224,10 @@ pub fn matmul_f32_on(
     }
 }
 
-/// Whether the AMX kernel beats the FMA one for inner dimension `k`. Tiles take k in chunks of 32
-/// (zero padded), and at full chunks AMX runs about 1.7× the FMA kernel's rate (h = 128, 16 and 96
-/// rows: 310–330 against 180 GFLOP/s), so it pays when at least 65 % of the padded k is real. For
-/// k = 34, the first layer's input in the paper, 53 % is: AMX measured 164 GFLOP/s, FMA 175.
-/// Up to 8 values after the last full chunk go through FMAs instead (`amx.rs`), which always pays.
-fn amx_pays_off(k: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        amx::fma_tail(k) > 0 || 20 * k >= 13 * amx::tile_chunks(k) * 32
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = k;
-        false
-    }
-}
-
 /// 64-byte lines of the AMX tiles of a `[k × n]` matrix.
 #[cfg(target_arch = "x86_64")]
 fn amx_tile_lines(k: usize, n: usize) -> usize {
-    amx::tile_chunks(k) * n.div_ceil(16) * 3 * 16
+    amx::tile_lines(k, n)
 }
 
 /// [`matmul_f32`] on the AMX kernel; returns false, touching nothing, when AMX is unavailable or `b`
@@ -272,11 +255,10 @@ pub fn matmul_f32_amx(
     #[cfg(target_arch = "x86_64")]
     {
         let (a, c) = (a.as_ptr(), c.as_mut_ptr());
-        let (tiles, panels) = (b.tiles.as_ptr().cast::<u16>(), b.data.as_ptr());
+        let tiles = b.tiles.as_ptr().cast::<u16>();
         // SAFETY: AMX was detected and granted above; slice extents were checked above; the tiles hold
-        // the 64-byte lines of `amx_tile_lines(k, n)` (checked above) and the panels ⌈n/16⌉·k·16 values
-        // (`pack`).
-        unsafe { amx::matmul(m, k, n, a, lda, tiles, panels, c, ldc, overwrite) };
+        // the 64-byte lines of `amx_tile_lines(k, n)` (checked above).
+        unsafe { amx::matmul(m, k, n, a, lda, tiles, c, ldc, overwrite) };
         true
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -428,9 +410,9 @@ mod tests {
 
     /// The AMX kernel's error is that of an f32 dot product: within `(k + 8)·2⁻²³·Σ|a||b|` of the f64
     /// product per element (one dropped bf16x3 term, 2⁻¹⁶ of it, would exceed this), on row counts
-    /// across two tiles (1–40), k across the 256-value split segments, with and without an FMA tail,
-    /// partial column tiles,
-    /// strided A and C, accumulating and overwriting; columns beyond n untouched.
+    /// across two tiles (1–40), k across the 256-value split segments, with tails of 1 to 17 values
+    /// (one to four tail tiles), partial column tiles, strided A and C, accumulating and overwriting;
+    /// columns beyond n untouched.
     #[test]
     fn amx_error_is_that_of_f32() {
         if !ProductKernel::Amx.is_available() {
@@ -440,8 +422,8 @@ mod tests {
             return;
         }
         for m in (1..41).step_by(3) {
-            // k = 34, 40, 264, 520: full chunks plus an FMA tail of 2 or 8 (520: in the second
-            // segment); 300: a zero-padded last chunk in the second segment.
+            // k = 34, 40, 264, 520, 300: full chunks plus a tail of 2, 8 or 12 (520, 300: after a
+            // second segment); 1, 3, 7, 17: a tail only.
             for (k, n) in [
                 (1, 16),
                 (3, 5),
