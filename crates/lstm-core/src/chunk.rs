@@ -77,6 +77,15 @@ impl ChunkPlan {
         }
     }
 
+    /// `(first, stride)`: this chunk's sequences sit at sorted positions `first + stride·j` of the batch
+    /// (round-robin, see the module doc), so local row j of step t is the batch's packed row
+    /// `offsets[t] + first + stride·j`.
+    pub fn position_progression(&self) -> (usize, usize) {
+        let first = self.seqs.first().copied().unwrap_or(0);
+        let stride = self.seqs.get(1).map_or(1, |second| second - first);
+        (first, stride)
+    }
+
     /// Number of local rows n.
     pub fn rows(&self) -> usize {
         *self.offsets.last().unwrap_or(&0)

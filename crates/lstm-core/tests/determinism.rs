@@ -83,3 +83,37 @@ fn nan_prefilled_workspaces_change_nothing() {
         assert_eq!(bits(&got.2), bits(&want.2), "{what} grad input");
     }
 }
+
+/// Inference (which projects layer 0 straight from the batch's rows and keeps one block of gates) gives
+/// the same bits as a training forward without dropout (which gathers each chunk's rows first and keeps
+/// every step), for one and several chunks and unequal lengths.
+#[test]
+fn inference_equals_training_forward_bitwise() {
+    use lstm_core::ForwardOptions;
+    for (layers, hidden, sequences) in [(1, 32, 3), (2, 20, 17), (3, 64, 40)] {
+        let config = LstmConfig::new(34, hidden, layers);
+        let lengths: Vec<usize> = (0..sequences).map(|b| 1 + (b * 37) % 130).collect();
+        let p = problem::<f32>(config, &lengths, 5);
+        let mut lstm = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
+        let mut forward = |train_seed| {
+            let o = lstm.forward(
+                &p.params,
+                &p.batch,
+                ForwardOptions {
+                    keep_outputs: true,
+                    train_seed,
+                },
+            );
+            (
+                bits(&o.h_n),
+                bits(&o.c_n),
+                bits(o.outputs.as_deref().unwrap()),
+            )
+        };
+        let trained = forward(Some(1));
+        assert!(
+            forward(None) == trained,
+            "L{layers}h{hidden}, {sequences} sequences: inference differs from the training forward"
+        );
+    }
+}
