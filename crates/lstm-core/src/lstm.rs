@@ -81,6 +81,9 @@ pub struct Lstm<T: Real> {
     step_weights: Vec<PackedPanels<T>>,
     /// Input weights `W_ihᵀ` packed per unit for the forward input projection.
     input_weights: Vec<PackedPanels<T>>,
+    /// The parameters `step_weights` (forward orientation) and `input_weights` were packed from, or
+    /// empty when backward has since packed the step weights for itself.
+    packed_from: Vec<T>,
 }
 
 impl<T: Real> Lstm<T> {
@@ -135,6 +138,7 @@ impl<T: Real> Lstm<T> {
             poison: false,
             step_weights: Vec::new(),
             input_weights: Vec::new(),
+            packed_from: Vec::new(),
         }
     }
 
@@ -243,8 +247,18 @@ impl<T: Real> Lstm<T> {
         let dropout_seed = options
             .train_seed
             .filter(|_| self.config.dropout > 0.0 && self.config.num_layers > 1);
-        self.pack_step_weights(params, true);
-        self.pack_input_weights(params);
+        // Evaluation runs many batches through the same parameters: keep the packed weights while the
+        // parameters are bit for bit those they were packed from (a compare of P values instead of a
+        // repack of every weight matrix).
+        let packed_fresh = !self.packed_from.is_empty()
+            && bytemuck::cast_slice::<T, u8>(&self.packed_from)
+                == bytemuck::cast_slice::<T, u8>(params);
+        if !packed_fresh {
+            self.pack_step_weights(params, true);
+            self.pack_input_weights(params);
+            self.packed_from.clear();
+            self.packed_from.extend_from_slice(params);
+        }
         let mut work = std::mem::take(&mut self.chunks);
         {
             let mut ctx = self.context(params, batch, dropout_seed);
@@ -380,6 +394,7 @@ impl<T: Real> Lstm<T> {
             want_input: grad_input.is_some(),
         };
         self.pack_step_weights(params, false);
+        self.packed_from.clear();
         let mut work = std::mem::take(&mut self.chunks);
         {
             let ctx = self.context(params, batch, cached.dropout_seed);

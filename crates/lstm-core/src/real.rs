@@ -14,6 +14,7 @@ use crate::kernels::{GateKernel, KernelKind};
 /// run-time type checks.
 pub trait Real:
     Copy
+    + bytemuck::Pod
     + Send
     + Sync
     + Default

@@ -117,3 +117,62 @@ fn inference_equals_training_forward_bitwise() {
         );
     }
 }
+
+/// The packed weights are reused only while the parameters are bit for bit the same: after one weight
+/// changes and after a training step (backward packs the recurrent weights its own way), the results
+/// equal those of a fresh module.
+#[test]
+fn packed_weights_follow_the_parameters() {
+    use lstm_core::{ForwardOptions, LstmGradients};
+    let config = LstmConfig::new(34, 32, 2);
+    let lengths: Vec<usize> = (0..20).map(|b| 1 + (b * 37) % 90).collect();
+    let p = problem::<f32>(config, &lengths, 9);
+    let inference = ForwardOptions {
+        keep_outputs: true,
+        train_seed: None,
+    };
+    let fresh = |params: &[f32]| {
+        let mut lstm = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
+        let o = lstm.forward(params, &p.batch, inference);
+        (bits(&o.h_n), bits(o.outputs.as_deref().unwrap()))
+    };
+    let mut lstm = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
+    let mut reused = |params: &[f32]| {
+        let o = lstm.forward(params, &p.batch, inference);
+        (bits(&o.h_n), bits(o.outputs.as_deref().unwrap()))
+    };
+    let mut params = p.params.clone();
+    assert!(reused(&params) == fresh(&params));
+    let w_hh_l1 = lstm_core::ParamLayout::new(&config)
+        .direction(1, 0)
+        .weight_hh;
+    params[w_hh_l1.start + 5] += 0.25;
+    assert!(
+        reused(&params) == fresh(&params),
+        "one recurrent weight changed"
+    );
+    let mut lstm = Lstm::<f32>::with_kernel(config, KernelKind::Wide).unwrap();
+    let train = ForwardOptions {
+        keep_outputs: false,
+        train_seed: Some(1),
+    };
+    lstm.forward(&params, &p.batch, train);
+    let g_h = vec![0.01f32; 2 * lengths.len() * 32];
+    let mut grad = vec![0.0f32; params.len()];
+    lstm.backward(
+        &params,
+        &p.batch,
+        LstmGradients {
+            h_n: Some(&g_h),
+            c_n: None,
+            outputs: None,
+        },
+        &mut grad,
+        None,
+    );
+    let o = lstm.forward(&params, &p.batch, inference);
+    assert!(
+        (bits(&o.h_n), bits(o.outputs.as_deref().unwrap())) == fresh(&params),
+        "inference after a training step"
+    );
+}

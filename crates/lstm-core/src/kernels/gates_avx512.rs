@@ -232,16 +232,19 @@ unsafe fn forward_rows_avx512(
                 );
             }
         }
-        forward_cols(
-            vector_end..hidden,
-            hidden,
-            bias,
-            g_row,
-            cp_row,
-            c_row,
-            h_row,
-            tc_row,
-        );
+        // Most hidden sizes leave no columns to the scalar code; skip the call then.
+        if vector_end < hidden {
+            forward_cols(
+                vector_end..hidden,
+                hidden,
+                bias,
+                g_row,
+                cp_row,
+                c_row,
+                h_row,
+                tc_row,
+            );
+        }
     }
 }
 
@@ -315,16 +318,19 @@ unsafe fn backward_rows_avx512(
                 store(g_row, 3 * hidden + j, m, mul(mul(d_o, o), one_minus(o)));
             }
         }
-        backward_cols(
-            vector_end..hidden,
-            hidden,
-            g_row,
-            cp_row,
-            tc_row,
-            dho_row,
-            dhr_row,
-            dc_row,
-        );
+        // Most hidden sizes leave no columns to the scalar code; skip the call then.
+        if vector_end < hidden {
+            backward_cols(
+                vector_end..hidden,
+                hidden,
+                g_row,
+                cp_row,
+                tc_row,
+                dho_row,
+                dhr_row,
+                dc_row,
+            );
+        }
     }
 }
 

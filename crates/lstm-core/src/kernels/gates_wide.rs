@@ -196,16 +196,19 @@ fn forward_rows_impl(
                 }
             }
         }
-        forward_cols(
-            full..hidden,
-            hidden,
-            bias,
-            g_row,
-            cp_row,
-            c_row,
-            h_row,
-            tc_row,
-        );
+        // Most hidden sizes leave no columns to the scalar code; skip the call then.
+        if full < hidden {
+            forward_cols(
+                full..hidden,
+                hidden,
+                bias,
+                g_row,
+                cp_row,
+                c_row,
+                h_row,
+                tc_row,
+            );
+        }
     }
 }
 
@@ -253,16 +256,19 @@ fn backward_rows_impl(
             store(g_row, 2 * hidden + j, dcn * i * (one - g * g));
             store(g_row, 3 * hidden + j, d_o * o * (one - o));
         }
-        backward_cols(
-            full..hidden,
-            hidden,
-            g_row,
-            cp_row,
-            tc_row,
-            dho_row,
-            dhr_row,
-            dc_row,
-        );
+        // Most hidden sizes leave no columns to the scalar code; skip the call then.
+        if full < hidden {
+            backward_cols(
+                full..hidden,
+                hidden,
+                g_row,
+                cp_row,
+                tc_row,
+                dho_row,
+                dhr_row,
+                dc_row,
+            );
+        }
     }
 }
 
