@@ -57,7 +57,7 @@ pub struct Args {
     /// Skip the PyTorch side.
     #[arg(long)]
     no_peer: bool,
-    /// Timed repetitions per measurement (median reported).
+    /// Timed repetitions per measurement (median reported), on both sides.
     #[arg(long, default_value_t = 5)]
     reps: usize,
     /// Rounds of (FMA peak, step product alone, PyTorch, ours), the order of the two sides alternating;
@@ -328,6 +328,7 @@ fn torch_rows(
     python: &str,
     batch: usize,
     frames: usize,
+    reps: usize,
     denormals: bool,
 ) -> anyhow::Result<Vec<TorchRow>> {
     let script =
@@ -344,6 +345,8 @@ fn torch_rows(
             &batch.to_string(),
             "--frames",
             &frames.to_string(),
+            "--reps",
+            &reps.to_string(),
         ])
         .output()
         .with_context(|| format!("running {python} {}", script.display()))?;
@@ -408,7 +411,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let step_product = measured_step_product();
         let mut run_peer = || match (&python, &peer_error) {
             (Some(python), None) => {
-                match torch_rows(python, args.batch, args.frames, args.peer_denormals) {
+                match torch_rows(
+                    python,
+                    args.batch,
+                    args.frames,
+                    args.reps,
+                    args.peer_denormals,
+                ) {
                     Ok(rows) => Some(rows),
                     Err(e) => {
                         peer_error = Some(format!("{e:#}"));
