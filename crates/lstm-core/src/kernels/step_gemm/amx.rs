@@ -27,14 +27,15 @@
 //! across two cache lines ran the kernel at a third of its speed); C is read and written where the caller
 //! keeps it, once per 16 × 32 block and segment.
 //!
-//! Speed on this project's Xeon (session 11): one `TDPBF16PS` (16·16·32 multiply-adds) issues every
-//! 4.5–5.2 ns per core with independent accumulators, 3.2–3.6 TFLOP/s in bf16, so six per f32 product make
-//! an f32-equivalent peak of 530–600 GFLOP/s per core, against 226 for AVX-512 FMAs. The step product
-//! `[16×128]·[128×512]` runs at 264–309 GFLOP/s on one thread here (`cargo xtask bench-lstm`, "step
-//! product alone"; 158–180 with the AVX-512 FMA kernel). What holds it below the peak: each B tile is used for 16 rows only, so B streams from L2
-//! once per step, and two accumulators leave part of the instruction's latency exposed. Schedules with
-//! three or four accumulators ran 29–43 % slower in a C prototype: with only eight tile registers they
-//! must reload a B register while an earlier product still reads it.
+//! Speed on this project's Xeon: one `TDPBF16PS` (16·16·32 multiply-adds) issues every 4.4–5.2 ns per
+//! core, 3.2–3.6 TFLOP/s in bf16, so six per f32 product make an f32-equivalent peak of 530–600 GFLOP/s
+//! per core, against 226 for AVX-512 FMAs. Products into the same accumulator issue just as fast (a C
+//! prototype: 4.6 ns each in a chain of one accumulator, 4.4 with four). The step product
+//! `[16×128]·[128×512]` runs at 400–440 GFLOP/s on one thread (`cargo xtask bench-lstm`, "step product
+//! alone"; session 11: 264–309, the AVX-512 FMA kernel 158–180). What session 12 removed: C tiles
+//! through a stack buffer and vector adds (each wait on a tile store), C tiles straddling cache lines,
+//! six instructions per bf16 rounding where `VCVTNEPS2BF16` does it in one, tile loads waiting for the
+//! products still reading their register (now software pipelined), and the FMA pass for the k tail.
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::cell::Cell;
