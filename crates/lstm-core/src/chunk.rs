@@ -115,7 +115,7 @@ impl ChunkPlan {
 /// top — plus, with dropout, `4H` (dropped input and mask, `2H` wide) for every layer above the first.
 #[derive(Debug, Default)]
 pub struct ChunkWorkspace<T> {
-    /// Gathered layer-0 input `[n, I]`.
+    /// Gathered layer-0 input `[n, I]` (empty in inference, which reads the batch in place).
     pub x0: Vec<T>,
     /// Per layer: gates `[n, 4H]` (activations after forward, pre-activation gradients after backward),
     /// starting on a cache line (the AMX kernel reads and writes them as tiles).

@@ -94,7 +94,15 @@ pub(crate) fn forward_chunk<T: Real>(
         cfg.num_directions(),
     );
     let n = plan.rows();
-    fit(&mut ws.x0, n * input);
+    // Inference reads layer 0's input in place (`projects_from_batch`): no gathered copy.
+    fit(
+        &mut ws.x0,
+        if ctx.projects_from_batch() {
+            0
+        } else {
+            n * input
+        },
+    );
     fit_layers(&mut ws.gates, layers * dirs);
     for name in [&mut ws.c, &mut ws.tanh_c, &mut ws.h, &mut ws.bias] {
         fit_layers(name, layers * dirs);
