@@ -360,7 +360,6 @@ pub(super) unsafe fn matmul(
                         lda,
                         rows,
                         seg_k,
-                        seg_k,
                         split,
                     );
                 }
@@ -732,35 +731,21 @@ unsafe fn products_single(b: *const u16) {
     }
 }
 
-/// Splits `rows` rows of `valid` k values (row stride `lda`) into `out` as three `[16][seg_k]` bf16
-/// blocks (A₀, A₁, A₂), zero padded to 16 rows and `seg_k` columns.
+/// Splits `rows` rows of `seg_k` k values (row stride `lda`; full chunks only, the tail goes through
+/// [`split_tail_rows`]) into `out` as three `[16][seg_k]` bf16 blocks (A₀, A₁, A₂), zero padded to 16
+/// rows.
 ///
 /// # Safety
-/// AVX-512F; `a` valid for `rows` rows of `valid` values; `seg_k` a multiple of 16; `out` valid for
+/// AVX-512F; `a` valid for `rows` rows of `seg_k` values; `seg_k` a multiple of 16; `out` valid for
 /// `3·16·seg_k` writes.
 #[target_feature(enable = "avx512f")]
-unsafe fn split_rows(
-    a: *const f32,
-    lda: usize,
-    rows: usize,
-    valid: usize,
-    seg_k: usize,
-    out: *mut u16,
-) {
+unsafe fn split_rows(a: *const f32, lda: usize, rows: usize, seg_k: usize, out: *mut u16) {
     for r in 0..TILE_ROWS {
+        // Rows past `rows` are padding: zeros, nothing read.
+        let mask: __mmask16 = if r < rows { 0xFFFF } else { 0 };
         let mut col = 0;
         while col < seg_k {
-            let width = if r < rows {
-                valid.saturating_sub(col).min(16)
-            } else {
-                0
-            };
-            let mask: __mmask16 = if width == 16 {
-                0xFFFF
-            } else {
-                (1u16 << width) - 1
-            };
-            // SAFETY: the mask limits the load to the `width` values of row r that exist.
+            // SAFETY: the mask limits the load to rows that exist, whose seg_k values all do.
             let x = unsafe { _mm512_maskz_loadu_ps(mask, a.add(r * lda + col)) };
             for (part, words) in split3_lanes(x).into_iter().enumerate() {
                 // SAFETY: part < 3, r < 16, col + 16 ≤ seg_k: inside the 3·16·seg_k values.

@@ -149,7 +149,7 @@ impl<T: Real> PackedPanels<T> {
     fn has_amx_tiles(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
-            self.tiles.len() == amx_tile_lines(self.k, self.n) && !self.tiles.is_empty()
+            self.tiles.len() == amx::tile_lines(self.k, self.n) && !self.tiles.is_empty()
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -224,12 +224,6 @@ pub fn matmul_f32_on(
     }
 }
 
-/// 64-byte lines of the AMX tiles of a `[k × n]` matrix.
-#[cfg(target_arch = "x86_64")]
-fn amx_tile_lines(k: usize, n: usize) -> usize {
-    amx::tile_lines(k, n)
-}
-
 /// [`matmul_f32`] on the AMX kernel; returns false, touching nothing, when AMX is unavailable or `b`
 /// was packed without its tiles (AMX not selected when it was packed).
 ///
@@ -257,7 +251,7 @@ pub fn matmul_f32_amx(
         let (a, c) = (a.as_ptr(), c.as_mut_ptr());
         let tiles = b.tiles.as_ptr().cast::<u16>();
         // SAFETY: AMX was detected and granted above; slice extents were checked above; the tiles hold
-        // the 64-byte lines of `amx_tile_lines(k, n)` (checked above).
+        // the 64-byte lines of `amx::tile_lines(k, n)` (checked above).
         unsafe { amx::matmul(m, k, n, a, lda, tiles, c, ldc, overwrite) };
         true
     }
